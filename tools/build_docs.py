@@ -1,0 +1,433 @@
+#!/usr/bin/env python
+"""Build the gan_notes website (and README.md) offline, with pandoc and without Quarto.
+
+`nbdev_docs` needs Quarto, which is not available offline. This tool renders the same input Quarto would get:
+
+1. `nbdev.serve.proc_nbs` processes every notebook in `nbs/` into `_proc/` (nbdev's own processors: `#| hide` and
+   `#| export` cells dropped, `show_doc` cells executed into markdown outputs, the first `# Title` and `> description`
+   turned into front matter);
+2. each processed notebook becomes one pandoc-markdown document (code cells, saved outputs, plots as embedded PNGs);
+3. pandoc turns it into one self-contained HTML page in `_docs/` (math as MathML, images and CSS embedded, a sidebar
+   of all pages in notebook order, a table of contents). `index.ipynb` becomes `index.html`; other notebooks get the
+   page name nbdev gives them (`output-file` in their front matter, e.g. `00_data.ipynb` -> `data.html`).
+
+The Quarto cell options that nbdev leaves in the processed notebooks are honoured: `#| echo: false` (hide the code),
+`#| output: false` (hide the outputs), `#| include: false` (hide the cell), `#| code-fold: true|show` (fold the code),
+`#| warning: false` (hide stderr). Widget outputs cannot be shown without a kernel and are skipped.
+
+With `--readme`, it instead writes README.md (GitHub-flavoured markdown, math kept as `$...$`) from the notebook
+named by `readme_nb` in settings.ini (`nbs/index.ipynb`), the way `nbdev_readme` would.
+
+Usage (from anywhere inside the repository):
+
+    python tools/build_docs.py              # _docs/*.html
+    python tools/build_docs.py --readme     # README.md
+    python tools/check_docs.py              # then check the pages in a headless browser
+"""
+import argparse, base64, html, json, os, re, shutil, subprocess, sys, tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CSS = r"""
+:root { --side: 16rem; --fg: #1f2328; --muted: #59636e; --accent: #b5361c; --line: #d8dee4; --code-bg: #f6f8fa; }
+* { box-sizing: border-box; }
+html { font-size: 16px; }
+body { margin: 0; color: var(--fg); background: #fff; line-height: 1.6;
+       font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "DejaVu Sans", Helvetica, Arial, sans-serif; }
+a { color: #0b5cad; text-decoration: none; }
+a:hover { text-decoration: underline; }
+.topbar { position: sticky; top: 0; z-index: 2; height: 3rem; display: flex; align-items: center; gap: 1rem;
+          padding: 0 1.25rem; background: #24292f; color: #fff; }
+.topbar a.brand { color: #fff; font-weight: 650; font-size: 1.1rem; }
+.topbar .tagline { color: #c9d1d9; font-size: .85rem; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.layout { display: flex; align-items: flex-start; }
+nav.sidebar { position: sticky; top: 3rem; flex: 0 0 var(--side); height: calc(100vh - 3rem); overflow-y: auto;
+              padding: 1.25rem .75rem; border-right: 1px solid var(--line); background: #fafbfc; font-size: .92rem; }
+nav.sidebar ol { list-style: none; margin: 0; padding: 0; }
+nav.sidebar li a { display: block; padding: .3rem .6rem; border-radius: 6px; color: var(--fg); }
+nav.sidebar li a:hover { background: #eef1f4; text-decoration: none; }
+nav.sidebar li a.active { background: #e7ecf2; color: var(--accent); font-weight: 600; }
+nav.sidebar .num { display: inline-block; min-width: 1.6rem; color: var(--muted); font-variant-numeric: tabular-nums; }
+main { flex: 1 1 auto; min-width: 0; max-width: 56rem; padding: 1.5rem 2.5rem 4rem; }
+nav.toc { position: sticky; top: 3rem; flex: 0 0 14rem; max-height: calc(100vh - 3rem); overflow-y: auto;
+          padding: 1.5rem 1rem; font-size: .85rem; }
+nav.toc .toc-title { font-weight: 600; color: var(--muted); margin-bottom: .4rem; }
+nav.toc ul { list-style: none; padding-left: .8rem; margin: 0; border-left: 1px solid var(--line); }
+nav.toc li { margin: .15rem 0; }
+nav.toc a { color: var(--muted); }
+@media (max-width: 80rem) { nav.toc { display: none; } }
+@media (max-width: 50rem) { nav.sidebar { display: none; } main { padding: 1rem; } }
+header.page-header { border-bottom: 1px solid var(--line); margin-bottom: 1.5rem; padding-bottom: .75rem; }
+header.page-header h1 { margin: 0 0 .4rem; font-size: 2.2rem; line-height: 1.2; }
+p.description { margin: 0; font-size: 1.2rem; color: var(--muted); font-style: italic; }
+h2 { margin-top: 2.2rem; padding-bottom: .25rem; border-bottom: 1px solid var(--line); font-size: 1.5rem; }
+h3 { margin-top: 1.6rem; font-size: 1.2rem; }
+code { font-family: ui-monospace, "SFMono-Regular", "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: .88em; }
+:not(pre) > code { background: var(--code-bg); padding: .1em .3em; border-radius: 4px; }
+pre { margin: 0; padding: .7rem .9rem; overflow-x: auto; line-height: 1.45; font-size: .95em; }
+div.sourceCode, pre.cell-code, .cell > pre { background: var(--code-bg); border: 1px solid var(--line); border-radius: 6px; margin: 0; }
+div.sourceCode pre { background: none; border: none; }
+.cell { margin: 1rem 0 1.25rem; }
+.cell-output { margin: .35rem 0 0 .8rem; border-left: 2px solid lightsalmon; padding-left: .6rem; overflow-x: auto; }
+.cell-output pre { padding: .35rem .5rem; background: none; }
+.cell-output-stderr pre { color: #8a4b00; }
+.cell-output-error pre { color: #b00020; }
+.cell-output-display { border-left-color: #c8d1da; }
+.cell-output-display > hr:first-child { display: none; }
+.cell-output-display h3, .cell-output-display h4 { margin-top: .4rem; font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
+.cell-output img { max-width: 100%; height: auto; }
+img { max-width: 100%; height: auto; }
+details.code-fold > summary { cursor: pointer; color: var(--muted); font-size: .9rem; margin-bottom: .3rem; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: .92rem; display: block; overflow-x: auto; }
+th, td { border: 1px solid var(--line); padding: .35rem .6rem; vertical-align: top; }
+th { background: #f3f5f7; }
+tr:nth-child(even) td { background: #fbfcfd; }
+blockquote { margin: 1rem 0; padding: .2rem 1rem; border-left: 4px solid var(--line); color: var(--muted); }
+math[display="block"] { margin: .8rem 0; overflow-x: auto; overflow-y: hidden; }
+math { font-size: 1.05em; }
+.footer { margin-top: 3rem; padding-top: .8rem; border-top: 1px solid var(--line); color: var(--muted); font-size: .85rem; }
+"""
+
+TEMPLATE = r"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8" />
+<meta name="generator" content="tools/build_docs.py (nbdev proc_nbs + pandoc)" />
+<meta name="viewport" content="width=device-width, initial-scale=1.0" />
+$if(description-meta)$
+<meta name="description" content="$description-meta$" />
+$endif$
+<title>$pagetitle$ – $site$</title>
+<style>
+$inline-css$
+$highlighting-css$
+</style>
+</head>
+<body>
+<header class="topbar"><a class="brand" href="$home$">$site$</a><span class="tagline">$tagline$</span></header>
+<div class="layout">
+<nav class="sidebar" aria-label="Pages">
+$sidebar$
+</nav>
+<main>
+<header class="page-header">
+<h1 class="title">$title$</h1>
+$if(description)$
+<p class="description">$description$</p>
+$endif$
+</header>
+$body$
+<div class="footer">Built from <code>$source$</code> by <code>tools/build_docs.py</code>.</div>
+</main>
+$if(toc)$
+<nav class="toc" aria-label="On this page"><div class="toc-title">On this page</div>
+$table-of-contents$
+</nav>
+$endif$
+</div>
+</body>
+</html>
+"""
+
+_ANSI = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]')
+_DIRECTIVE = re.compile(r'^\s*#\s*\|\s?(.*)$')
+
+
+def pandoc_path()->str:
+    "Path of the pandoc binary shipped with `pypandoc_binary` (or any pandoc on PATH)."
+    try:
+        import pypandoc
+        return pypandoc.get_pandoc_path()
+    except (ImportError, OSError):
+        p = shutil.which('pandoc')
+        if p is None: sys.exit("build_docs: pandoc not found: pip install pypandoc_binary")
+        return p
+
+
+def run_pandoc(md:str, args:list, what:str)->str:
+    "Run pandoc on markdown text `md` with `args`; print its warnings, prefixed with `what`; return stdout."
+    r = subprocess.run([pandoc_path(), '-f', 'markdown', *args], input=md, capture_output=True, text=True, encoding='utf-8')
+    for line in r.stderr.splitlines():
+        if line.strip(): print(f"  pandoc [{what}]: {line}", file=sys.stderr)
+    if r.returncode != 0: raise RuntimeError(f"pandoc failed on {what} (exit {r.returncode})")
+    return r.stdout
+
+
+def src(x)->str:
+    "Notebook text fields are either a string or a list of lines."
+    return ''.join(x) if isinstance(x, list) else (x or '')
+
+
+def fence(text:str, attrs:str='')->str:
+    "`text` as a fenced code block, with a fence longer than any backtick run inside it."
+    n = max([3] + [len(m) + 1 for m in re.findall(r'`{3,}', text)])
+    return f"{'`'*n}{attrs}\n{text.rstrip(chr(10))}\n{'`'*n}"
+
+
+def split_directives(source:str):
+    "Split the leading `#| ...` lines off a code cell: return ({option: value}, remaining source)."
+    lines, opts, i = source.splitlines(), {}, 0
+    while i < len(lines):
+        m = _DIRECTIVE.match(lines[i])
+        if m:
+            k, sep, v = m.group(1).partition(':')
+            opts[k.strip().lower()] = v.strip().strip('"\'').lower() if sep else ''
+        elif lines[i].strip(): break
+        i += 1
+    return opts, '\n'.join(lines[i:]).strip('\n')
+
+
+def frontmatter(nb:dict)->dict:
+    "The YAML front matter that nbdev's processors put in the first raw cell (title, description, output-file)."
+    for c in nb['cells']:
+        if c['cell_type'] == 'raw':
+            s = src(c['source']).strip()
+            if s.startswith('---') and s.endswith('---'):
+                return yaml.safe_load(s.strip('-').strip()) or {}
+    return {}
+
+
+class Renderer:
+    "Turn a processed notebook into pandoc markdown: `html=True` for the site, `False` for README.md (no divs)."
+    def __init__(self, html:bool=True, media_dir:Path=None, link_map:dict=None, doc_url:str=''):
+        self.html,self.media_dir,self.link_map,self.doc_url = html,media_dir,link_map or {},doc_url
+        self.n_media = 0
+
+    def block(self, md:str, cls:str)->str:
+        "Wrap `md` in a fenced div with classes `cls` (site only)."
+        if not self.html: return md
+        return f"::: {{{' '.join('.'+c for c in cls.split())}}}\n{md}\n:::"
+
+    def image(self, mime:str, data, meta:dict)->str:
+        "An image output: a data URI on the site, a file under the media dir for the README."
+        b64 = data if isinstance(data, str) else src(data)
+        if mime == 'image/svg+xml': b64 = base64.b64encode(src(data).encode()).decode()
+        b64 = b64.replace('\n', '')
+        w = (meta or {}).get(mime, {}).get('width') if isinstance((meta or {}).get(mime), dict) else None
+        size = f' width="{int(w)}"' if w else ''
+        if self.html: return f'```{{=html}}\n<img src="data:{mime};base64,{b64}"{size} alt="output image">\n```'
+        self.n_media += 1
+        ext = {'image/png':'png', 'image/jpeg':'jpg', 'image/gif':'gif', 'image/svg+xml':'svg'}[mime]
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        f = self.media_dir/f"output_{self.n_media}.{ext}"
+        f.write_bytes(base64.b64decode(b64))
+        return f"![]({f.relative_to(ROOT).as_posix()})"
+
+    def output(self, o:dict, opts:dict)->str:
+        "One cell output as markdown (empty string when there is nothing to show)."
+        t = o.get('output_type')
+        if t == 'stream':
+            if o.get('name') == 'stderr' and opts.get('warning') == 'false': return ''
+            text = _ANSI.sub('', src(o.get('text')))
+            if not text.strip(): return ''
+            return self.block(fence(text), f"cell-output cell-output-{o.get('name', 'stdout')}")
+        if t == 'error':
+            tb = _ANSI.sub('', '\n'.join(o.get('traceback') or [f"{o.get('ename')}: {o.get('evalue')}"]))
+            return self.block(fence(tb), 'cell-output cell-output-error')
+        data, meta = o.get('data', {}), o.get('metadata', {})
+        if 'application/vnd.jupyter.widget-view+json' in data: return ''  # needs a live kernel
+        if 'text/markdown' in data: return self.block(src(data['text/markdown']).strip('\n'), 'cell-output cell-output-display')
+        for mime in ('image/png', 'image/jpeg', 'image/gif', 'image/svg+xml'):
+            if mime in data: return self.block(self.image(mime, data[mime], meta), 'cell-output cell-output-display')
+        if 'text/html' in data: return self.block(fence(src(data['text/html']), '{=html}'), 'cell-output cell-output-display')
+        if 'text/latex' in data: return self.block(src(data['text/latex']), 'cell-output cell-output-display')
+        if 'text/plain' in data: return self.block(fence(_ANSI.sub('', src(data['text/plain']))), 'cell-output cell-output-display')
+        return ''
+
+    def code_cell(self, c:dict)->str:
+        "A code cell: its source (unless hidden by its options) and its saved outputs."
+        opts, code = split_directives(src(c['source']))
+        if opts.get('include') == 'false': return ''
+        parts = []
+        if code.strip() and opts.get('echo') != 'false':
+            s = fence(code, ' {.python .cell-code}' if self.html else ' python')
+            fold = opts.get('code-fold')
+            if self.html and fold in ('true', 'show'):
+                s = f'```{{=html}}\n<details class="code-fold"{" open" if fold == "show" else ""}><summary>Code</summary>\n```\n\n{s}\n\n```{{=html}}\n</details>\n```'
+            parts.append(s)
+        if opts.get('output') != 'false':
+            parts += [o for o in map(lambda o: self.output(o, opts), c.get('outputs', [])) if o]
+        if not parts: return ''
+        return self.block('\n\n'.join(parts), 'cell')
+
+    def markdown_cell(self, c:dict)->str:
+        "A markdown cell, with attachments inlined and links to notebooks pointed at their pages."
+        s = src(c['source'])
+        for name, att in (c.get('attachments') or {}).items():
+            mime, b64 = next(iter(att.items()))
+            s = s.replace(f'attachment:{name}', f'data:{mime};base64,{src(b64).strip()}')
+        return self.fix_links(s)
+
+    def fix_links(self, s:str)->str:
+        "Point `x.ipynb` links and absolute links into the published site at the local pages."
+        if self.doc_url: s = s.replace(self.doc_url, '')
+        def repl(m):
+            target = self.link_map.get(Path(m.group(2)).name)
+            return m.group(1) + (target or m.group(2)+'.ipynb') + (m.group(3) or '')
+        return re.sub(r'(\]\(|href=")([^)"\s#]+)\.ipynb(#[^)"\s]*)?', repl, s)
+
+    def notebook(self, nb:dict)->str:
+        "The whole notebook body as markdown (front matter cell dropped)."
+        out = []
+        for c in nb['cells']:
+            if c['cell_type'] == 'markdown': out.append(self.markdown_cell(c))
+            elif c['cell_type'] == 'code': out.append(self.code_cell(c))
+            elif c['cell_type'] == 'raw':
+                fmt = (c.get('metadata') or {}).get('format', '') or (c.get('metadata') or {}).get('raw_mimetype', '')
+                if 'html' in fmt: out.append(fence(src(c['source']), '{=html}'))
+        return '\n\n'.join(o.strip('\n') for o in out if o.strip()) + '\n'
+
+
+def get_cfg():
+    "nbdev's settings for this repository."
+    os.chdir(ROOT)
+    from nbdev.config import get_config
+    return get_config()
+
+
+def notebooks(cfg)->list:
+    "Notebooks in `nbs/` in reading order: index first, then by file name (nbdev's own glob and skip rules)."
+    from nbdev.doclinks import nbglob
+    nbs = sorted(Path(p).relative_to(cfg.nbs_path) for p in nbglob(cfg.nbs_path))
+    return sorted(nbs, key=lambda p: (p.as_posix() != cfg.get('readme_nb', 'index.ipynb'), p.as_posix()))
+
+
+def process(cfg, files:list):
+    """Run nbdev's docs processing on each notebook into `_proc/`; return (proc folder, {notebook: error}).
+
+    This is the step `nbdev.serve.proc_nbs` runs for every notebook (`nbdev.serve_drv.main` with nbdev's
+    `FilterDefaults` processors), done here one notebook at a time so that one failing notebook is reported by
+    name and does not hide the others. Like `nbdev_docs`, it executes the cells `show_doc` needs: exported cells,
+    `show_doc` cells and EVERY cell that contains an import (keep imports in cells of their own)."""
+    import warnings, traceback
+    import nbdev.serve_drv
+    from nbdev.processors import FilterDefaults
+    proc, errors = cfg.config_path/'_proc', {}
+    if proc.exists(): shutil.rmtree(proc)
+    for f in files:
+        dst = proc/f
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')  # nbdev's "cells containing imports and other code" advice
+                nbdev.serve_drv.main((cfg.nbs_path/f, dst, FilterDefaults))
+        except Exception as e:
+            cause = e.__cause__ or e.__context__
+            errors[f] = f"{e}" + (f"\n{''.join(traceback.format_exception_only(type(cause), cause)).strip()}" if cause else '')
+            os.environ.pop('IN_TEST', None)
+            print(f"  FAILED to process {f}:\n    " + errors[f].replace('\n', '\n    '), file=sys.stderr)
+    return proc, errors
+
+
+def page_name(rel:Path, fm:dict, readme_nb:str)->str:
+    "The HTML file a notebook becomes: index.html for the index, else nbdev's `output-file`."
+    if rel.as_posix() == readme_nb: return 'index.html'
+    return (rel.parent/fm.get('output-file', rel.with_suffix('.html').name)).as_posix()
+
+
+def sidebar_html(pages:list, current:str)->str:
+    "An ordered list of links to every page, the current one marked."
+    items = []
+    for rel, name, title in pages:
+        href = os.path.relpath(name, os.path.dirname(current) or '.')
+        num = re.match(r'^(\d+)_', rel.name)
+        label = (f'<span class="num">{int(num.group(1))}</span>' if num else '') + html.escape(title)
+        cls = ' class="active" aria-current="page"' if name == current else ''
+        items.append(f'<li><a href="{href}"{cls}>{label}</a></li>')
+    return '<ol>\n' + '\n'.join(items) + '\n</ol>'
+
+
+def render_page(nb:dict, dest:Path, name:str, pages:list, renderer:Renderer, site:str='', tagline:str='',
+                source:str='', resource_path:Path=None)->Path:
+    """Render processed notebook `nb` to the self-contained page `dest`, whose site-relative name is `name`.
+
+    `pages` is the site's [(notebook, page name, title)] for the sidebar; `resource_path` is where relative image
+    paths in markdown are looked up."""
+    fm = frontmatter(nb)
+    title = str(fm.get('title') or Path(name).stem)
+    meta = {'title': title, 'pagetitle': title}
+    if fm.get('description'): meta['description'] = str(fm['description'])
+    doc = '---\n' + yaml.safe_dump(meta, allow_unicode=True) + '---\n\n' + renderer.notebook(nb)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    home = os.path.relpath('index.html', os.path.dirname(name) or '.')
+    fd, tmpl = tempfile.mkstemp(suffix='.html', prefix='build_docs_template_')
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f: f.write(TEMPLATE)
+        args = ['-t', 'html5', '--standalone', '--embed-resources', '--mathml', '--template', tmpl,
+                '--toc', '--toc-depth=2', '--resource-path', str(resource_path or '.'),
+                '-V', f'sidebar={sidebar_html(pages, name)}', '-V', f'inline-css={CSS}', '-V', f'home={home}',
+                '-V', f'site={html.escape(site)}', '-V', f'tagline={html.escape(tagline)}',
+                '-V', f'source={html.escape(source)}', '-o', str(dest)]
+        run_pandoc(doc, args, source or name)
+    finally: os.unlink(tmpl)
+    return dest
+
+
+def build_site(cfg, out:Path):
+    "Render every notebook to a self-contained page in `out`; return (written paths, {notebook: processing error})."
+    files = notebooks(cfg)
+    if not files: sys.exit(f"build_docs: no notebooks in {cfg.nbs_path}")
+    proc, errors = process(cfg, files)
+    files = [f for f in files if f not in errors]
+    readme_nb = cfg.get('readme_nb', 'index.ipynb')
+    nbs = {f: json.loads((proc/f).read_text(encoding='utf-8')) for f in files}
+    pages = []
+    for f in files:
+        fm = frontmatter(nbs[f])
+        pages.append((f, page_name(f, fm, readme_nb), str(fm.get('title') or f.stem)))
+    link_map = {f.name: name for f, name, _ in pages}
+    doc_url = (cfg.get('doc_host', '') + cfg.get('doc_baseurl', '')).rstrip('/') + '/'
+    if out.exists(): shutil.rmtree(out)
+    out.mkdir(parents=True)
+    written = []
+    for f, name, title in pages:
+        dest = render_page(nbs[f], out/name, name, pages, Renderer(html=True, link_map=link_map, doc_url=doc_url),
+                           site=cfg.get('title', cfg.lib_name), tagline=cfg.get('description', ''),
+                           source=(Path(cfg.nbs_path.name)/f).as_posix(), resource_path=cfg.nbs_path/f.parent)
+        written.append(dest)
+        print(f"  {f} -> {dest.relative_to(out.parent) if out.parent in dest.parents else dest}")
+    return written, errors
+
+
+def build_readme(cfg, dest:Path)->Path:
+    "Write README.md (GitHub-flavoured markdown, `$...$` math) from the `readme_nb` notebook."
+    readme_nb = Path(cfg.get('readme_nb', 'index.ipynb'))
+    proc, errors = process(cfg, [readme_nb])
+    if errors: sys.exit(f"build_docs: could not process {readme_nb}")
+    nb = json.loads((proc/readme_nb).read_text(encoding='utf-8'))
+    fm = frontmatter(nb)
+    media = dest.parent/(dest.stem + '_files')
+    if media.exists(): shutil.rmtree(media)
+    body = Renderer(html=False, media_dir=media, doc_url='').notebook(nb)
+    gfm = run_pandoc(body, ['-t', 'gfm-tex_math_gfm+tex_math_dollars', '--wrap=preserve'], str(readme_nb))
+    head = f"# {fm.get('title', cfg.lib_name)}\n\n"
+    if fm.get('description'): head += f"> {fm['description']}\n\n"
+    head += f"<!-- Generated from nbs/{readme_nb.as_posix()} by tools/build_docs.py --readme: edit the notebook, not this file. -->\n\n"
+    dest.write_text(head + gfm.replace('<!-- WARNING: THIS FILE WAS AUTOGENERATED! DO NOT EDIT! -->\n\n', ''), encoding='utf-8')
+    return dest
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                epilog="See the module docstring (tools/build_docs.py) for what is rendered and how.")
+    p.add_argument('--readme', action='store_true', help="write README.md from nbs/index.ipynb instead of building the site")
+    p.add_argument('-o', '--out', type=Path, default=None,
+                   help="output folder for the site (default: doc_path from settings.ini, _docs) or file for --readme (default: README.md)")
+    a = p.parse_args(argv)
+    out = a.out.resolve() if a.out else None
+    cfg = get_cfg()
+    if a.readme:
+        dest = build_readme(cfg, out or ROOT/'README.md')
+        print(f"wrote {dest}")
+    else:
+        out = out or cfg.doc_path
+        pages, errors = build_site(cfg, out)
+        print(f"wrote {len(pages)} pages to {out}")
+        if errors:
+            sys.exit(f"build_docs: FAILED to process {len(errors)} notebook(s): {', '.join(map(str, errors))} (see above)")
+
+
+if __name__ == '__main__': main()
