@@ -7,7 +7,7 @@ __all__ = ['VANILLA_LOSSES', 'value_function', 'd_loss', 'g_loss_saturating', 'g
            'notes_g_loss', 'optimal_discriminator', 'js_divergence', 'MinimaxObjective', 'NonSaturatingObjective',
            'vanilla_mlps', 'vanilla_learner']
 
-# %% ../nbs/03_vanilla.ipynb #f6a2f5ac
+# %% ../nbs/03_vanilla.ipynb #00b38ce3
 import math
 import torch
 from torch import Tensor
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from .data import toy_dataset
 from .structure import Generator, Discriminator, Learner, seed_everything
 
-# %% ../nbs/03_vanilla.ipynb #eb632bc1
+# %% ../nbs/03_vanilla.ipynb #ec48caac
 def _check_logits(x, name:str)->Tensor:
     "Return `x` as a 1-D floating tensor of logits, or raise a `ValueError` naming `name`."
     x = torch.as_tensor(x)
@@ -30,7 +30,7 @@ def _check_pair(real_logits, fake_logits):
     if len(r) != len(f): raise ValueError(f"real_logits and fake_logits must have the same length, got {len(r)} and {len(f)}")
     return r, f
 
-# %% ../nbs/03_vanilla.ipynb #5c267259
+# %% ../nbs/03_vanilla.ipynb #f69ec93c
 def _value(r, f): return -(F.softplus(-r).mean() + F.softplus(f).mean())
 
 def value_function(real_logits:Tensor, # D's logits on n real samples, shape (n,)
@@ -39,7 +39,7 @@ def value_function(real_logits:Tensor, # D's logits on n real samples, shape (n,
     "Batch estimate of V(D, G) = E log D(x) + E log(1 - D(G(z))) from D's logits."
     return _value(*_check_pair(real_logits, fake_logits))
 
-# %% ../nbs/03_vanilla.ipynb #886262a8
+# %% ../nbs/03_vanilla.ipynb #5a6d8d99
 def _d_loss(r, f): return F.softplus(-r).mean() + F.softplus(f).mean()
 def _g_sat(f): return -F.softplus(f).mean()
 def _g_ns(f): return F.softplus(-f).mean()
@@ -60,7 +60,7 @@ def g_loss_nonsaturating(fake_logits:Tensor # D's logits on n generated samples,
     "The non-saturating generator loss -E log D(G(z)) from Goodfellow et al. (2014)."
     return _g_ns(_check_logits(fake_logits, 'fake_logits'))
 
-# %% ../nbs/03_vanilla.ipynb #7214c08a
+# %% ../nbs/03_vanilla.ipynb #8e3a0725
 def notes_d_loss(real_logits:Tensor, # D's logits on n real samples, shape (n,)
                  fake_logits:Tensor # D's logits on n generated samples, shape (n,)
                 )->Tensor: # Scalar in (-1, inf)
@@ -73,7 +73,7 @@ def notes_g_loss(fake_logits:Tensor # D's logits on n generated samples, shape (
     "The notes' literal (incorrect) L_G = 1/n sum (1 - D(G(z))), for comparison only."
     return torch.sigmoid(-_check_logits(fake_logits, 'fake_logits')).mean()
 
-# %% ../nbs/03_vanilla.ipynb #adb11f76
+# %% ../nbs/03_vanilla.ipynb #a70eca09
 def _check_dist(p, name:str, density:bool=False, tol:float=1e-6)->Tensor:
     "Return `p` as a float64 1-D tensor after checking it is a probability vector (or, with `density`, non-negative values)."
     p = torch.as_tensor(p, dtype=torch.float64)
@@ -86,7 +86,7 @@ def _check_dist(p, name:str, density:bool=False, tol:float=1e-6)->Tensor:
 def _check_same_length(p, q, names):
     if len(p) != len(q): raise ValueError(f"{names[0]} and {names[1]} must have the same length, got {len(p)} and {len(q)}")
 
-# %% ../nbs/03_vanilla.ipynb #484e7d68
+# %% ../nbs/03_vanilla.ipynb #78829e9f
 def optimal_discriminator(p_r, # Real probabilities (or densities) at each point, shape (K,)
                           p_g, # Generated probabilities (or densities) at the same points, shape (K,)
                           density:bool=False # `True` when `p_r`, `p_g` are density values at points, which need not sum to 1
@@ -97,7 +97,7 @@ def optimal_discriminator(p_r, # Real probabilities (or densities) at each point
     tot = pr + pg
     return torch.where(tot > 0, pr/torch.where(tot > 0, tot, 1.), torch.full_like(tot, 0.5))
 
-# %% ../nbs/03_vanilla.ipynb #9d20218c
+# %% ../nbs/03_vanilla.ipynb #2d7a33c1
 def js_divergence(p, # Probability vector, shape (K,), sums to 1
                   q # Probability vector, shape (K,), sums to 1
                  )->float: # JSD(p || q) in nats, in [0, log 2]
@@ -108,7 +108,7 @@ def js_divergence(p, # Probability vector, shape (K,), sums to 1
     kl = lambda a: (torch.special.xlogy(a, a) - torch.special.xlogy(a, m)).sum()   # 0 log 0 = 0
     return float(max(0.5*kl(p) + 0.5*kl(q), 0.))
 
-# %% ../nbs/03_vanilla.ipynb #b640bb41
+# %% ../nbs/03_vanilla.ipynb #4c1a7eba
 def _first(batch): return batch[0] if isinstance(batch, (tuple, list)) else batch
 
 class MinimaxObjective:
@@ -121,7 +121,8 @@ class MinimaxObjective:
         real = _first(batch)
         with torch.no_grad(): fake = learn.G(learn.sample_z(len(real)))
         lr, lf = learn.D(real), learn.D(fake)
-        return _d_loss(lr, lf), {'d_real': torch.sigmoid(lr).mean(), 'd_fake': torch.sigmoid(lf).mean()}
+        with torch.no_grad(): logs = {'d_real': torch.sigmoid(lr).mean(), 'd_fake': torch.sigmoid(lf).mean()}
+        return _d_loss(lr, lf), logs
 
     def _g(self, lf): return _g_sat(lf)
 
@@ -134,7 +135,7 @@ class NonSaturatingObjective(MinimaxObjective):
     "The non-saturating GAN: D as in the minimax game, G minimises -E log D(G(z))."
     def _g(self, lf): return _g_ns(lf)
 
-# %% ../nbs/03_vanilla.ipynb #5af32d92
+# %% ../nbs/03_vanilla.ipynb #7d53f44a
 def vanilla_mlps(z_dim:int=2, # Dimension of the noise z
                  data_dim:int=2, # Dimension of a (flat) data point
                  width:int=128, # Hidden units in both networks
