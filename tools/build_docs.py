@@ -24,7 +24,7 @@ Usage (from anywhere inside the repository):
     python tools/build_docs.py --readme     # README.md
     python tools/check_docs.py              # then check the pages in a headless browser
 """
-import argparse, base64, html, json, os, re, shutil, subprocess, sys, tempfile
+import argparse, base64, html, json, os, re, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import yaml
@@ -50,15 +50,16 @@ nav.sidebar ol { list-style: none; margin: 0; padding: 0; }
 nav.sidebar li a { display: block; padding: .3rem .6rem; border-radius: 6px; color: var(--fg); }
 nav.sidebar li a:hover { background: #eef1f4; text-decoration: none; }
 nav.sidebar li a.active { background: #e7ecf2; color: var(--accent); font-weight: 600; }
+nav.sidebar code { font-size: .85em; }
 nav.sidebar .num { display: inline-block; min-width: 1.6rem; color: var(--muted); font-variant-numeric: tabular-nums; }
-main { flex: 1 1 auto; min-width: 0; max-width: 56rem; padding: 1.5rem 2.5rem 4rem; }
+main { flex: 1 1 auto; min-width: 0; max-width: 62rem; padding: 1.5rem 2.5rem 4rem; }
 nav.toc { position: sticky; top: 3rem; flex: 0 0 14rem; max-height: calc(100vh - 3rem); overflow-y: auto;
           padding: 1.5rem 1rem; font-size: .85rem; }
 nav.toc .toc-title { font-weight: 600; color: var(--muted); margin-bottom: .4rem; }
 nav.toc ul { list-style: none; padding-left: .8rem; margin: 0; border-left: 1px solid var(--line); }
 nav.toc li { margin: .15rem 0; }
 nav.toc a { color: var(--muted); }
-@media (max-width: 80rem) { nav.toc { display: none; } }
+@media (max-width: 92rem) { nav.toc { display: none; } }
 @media (max-width: 50rem) { nav.sidebar { display: none; } main { padding: 1rem; } }
 header.page-header { border-bottom: 1px solid var(--line); margin-bottom: 1.5rem; padding-bottom: .75rem; }
 header.page-header h1 { margin: 0 0 .4rem; font-size: 2.2rem; line-height: 1.2; }
@@ -265,7 +266,7 @@ class Renderer:
         "Point `x.ipynb` links and absolute links into the published site at the local pages."
         if self.doc_url: s = s.replace(self.doc_url, '')
         def repl(m):
-            target = self.link_map.get(Path(m.group(2)).name)
+            target = self.link_map.get(Path(m.group(2)).name + '.ipynb')
             return m.group(1) + (target or m.group(2)+'.ipynb') + (m.group(3) or '')
         return re.sub(r'(\]\(|href=")([^)"\s#]+)\.ipynb(#[^)"\s]*)?', repl, s)
 
@@ -306,14 +307,16 @@ def process(cfg, files:list):
     import nbdev.serve_drv
     from nbdev.processors import FilterDefaults
     proc, errors = cfg.config_path/'_proc', {}
-    if proc.exists(): shutil.rmtree(proc)
     for f in files:
         dst = proc/f
+        dst.unlink(missing_ok=True)
         dst.parent.mkdir(parents=True, exist_ok=True)
+        t = time.time()
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter('ignore')  # nbdev's "cells containing imports and other code" advice
+                warnings.simplefilter('ignore')  # nbdev's "imports and other code" advice: lint() lists those cells up front
                 nbdev.serve_drv.main((cfg.nbs_path/f, dst, FilterDefaults))
+            print(f"  processed {f} in {time.time()-t:.1f}s")
         except Exception as e:
             cause = e.__cause__ or e.__context__
             errors[f] = f"{e}" + (f"\n{''.join(traceback.format_exception_only(type(cause), cause)).strip()}" if cause else '')
@@ -334,7 +337,8 @@ def sidebar_html(pages:list, current:str)->str:
     for rel, name, title in pages:
         href = os.path.relpath(name, os.path.dirname(current) or '.')
         num = re.match(r'^(\d+)_', rel.name)
-        label = (f'<span class="num">{int(num.group(1))}</span>' if num else '') + html.escape(title)
+        text = re.sub(r'`([^`]+)`', r'<code>\1</code>', html.escape(title))  # titles may hold `code`
+        label = (f'<span class="num">{int(num.group(1))}</span>' if num else '') + text
         cls = ' class="active" aria-current="page"' if name == current else ''
         items.append(f'<li><a href="{href}"{cls}>{label}</a></li>')
     return '<ol>\n' + '\n'.join(items) + '\n</ol>'
@@ -366,25 +370,74 @@ def render_page(nb:dict, dest:Path, name:str, pages:list, renderer:Renderer, sit
     return dest
 
 
-def build_site(cfg, out:Path):
-    "Render every notebook to a self-contained page in `out`; return (written paths, {notebook: processing error})."
+def mixed_import_cells(path:Path)->list:
+    """Code cells of notebook `path` that contain an import AND other code: nbdev executes every cell containing an
+    import while it builds the docs (`nbdev_docs` and this tool), in a kernel where only exported cells, `show_doc`
+    cells and other such cells ran; so these cells run there (slow if they train, failing if they use a variable that
+    a test cell defined). Fix: put imports in cells of their own. Returns [(cell index, first line)]."""
+    import ast
+    cells, out = [], []
+    for i, c in enumerate(json.loads(path.read_text(encoding='utf-8'))['cells']):
+        if c['cell_type'] != 'code': continue
+        opts, code = split_directives(src(c['source']))
+        code = '\n'.join('' if l.lstrip().startswith(('%', '!')) else l for l in code.splitlines())
+        try: cells.append((i, opts, code, ast.parse(code).body))
+        except SyntaxError: pass
+    exports = any(o.keys() & {'export', 'exports'} for _, o, _, _ in cells)
+    show_doc = any(re.search(r'^show_doc', code, re.M) for _, _, code, _ in cells)
+    if not (exports or show_doc): return out  # nbdev executes nothing in a notebook without docs
+    for i, opts, code, body in cells:
+        if opts.keys() & {'export', 'exports', 'exporti'} or opts.get('eval') == 'false' or 'nbdev_export()' in code: continue
+        others = [n for n in body if not isinstance(n, (ast.Import, ast.ImportFrom))]
+        if others and len(others) < len(body):
+            out.append((i, code.splitlines()[others[0].lineno - 1].strip()))
+    return out
+
+
+def lint(cfg, files:list)->int:
+    "Print the cells nbdev will execute while building the docs because they mix imports with other code; return how many."
+    n = 0
+    for f in files:
+        for i, line in mixed_import_cells(cfg.nbs_path/f):
+            if n == 0: print("  cells that mix imports with other code: nbdev_docs and this tool EXECUTE them to build the docs "
+                             "(put the imports in a cell of their own):")
+            n += 1
+            print(f"    {f} cell {i}: {line[:90]}")
+    return n
+
+
+def page_list(cfg, files:list)->list:
+    "[(notebook, page name, title)] for `files`, from nbdev's front matter processor alone (nothing is executed)."
+    from nbdev.process import NBProcessor
+    from nbdev.frontmatter import FrontmatterProc
+    readme_nb, pages = cfg.get('readme_nb', 'index.ipynb'), []
+    for f in files:
+        fm = getattr(NBProcessor(cfg.nbs_path/f, procs=FrontmatterProc, process=True).nb, 'frontmatter_', {}) or {}
+        pages.append((f, page_name(f, fm, readme_nb), str(fm.get('title') or f.stem)))
+    return pages
+
+
+def build_site(cfg, out:Path, only:list=None):
+    """Render the notebooks to self-contained pages in `out`; return (written paths, {notebook: processing error}).
+
+    `only`: build just these notebooks (paths relative to nbs/), keeping the other pages in `out`; by default `out` is
+    emptied and every notebook is built, and notebooks that fail processing are left out of the sidebar."""
     files = notebooks(cfg)
     if not files: sys.exit(f"build_docs: no notebooks in {cfg.nbs_path}")
-    proc, errors = process(cfg, files)
-    files = [f for f in files if f not in errors]
-    readme_nb = cfg.get('readme_nb', 'index.ipynb')
-    nbs = {f: json.loads((proc/f).read_text(encoding='utf-8')) for f in files}
-    pages = []
-    for f in files:
-        fm = frontmatter(nbs[f])
-        pages.append((f, page_name(f, fm, readme_nb), str(fm.get('title') or f.stem)))
+    todo = files if not only else [f for f in files if f in only]
+    if only and len(todo) < len(only): sys.exit(f"build_docs: not notebooks of {cfg.nbs_path}: {sorted(set(only) - set(todo))}")
+    lint(cfg, todo)
+    proc, errors = process(cfg, todo)
+    pages = [p for p in page_list(cfg, files) if only or p[0] not in errors]
     link_map = {f.name: name for f, name, _ in pages}
     doc_url = (cfg.get('doc_host', '') + cfg.get('doc_baseurl', '')).rstrip('/') + '/'
-    if out.exists(): shutil.rmtree(out)
-    out.mkdir(parents=True)
+    if out.exists() and not only: shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
     written = []
     for f, name, title in pages:
-        dest = render_page(nbs[f], out/name, name, pages, Renderer(html=True, link_map=link_map, doc_url=doc_url),
+        if f not in todo or f in errors: continue
+        nb = json.loads((proc/f).read_text(encoding='utf-8'))
+        dest = render_page(nb, out/name, name, pages, Renderer(html=True, link_map=link_map, doc_url=doc_url),
                            site=cfg.get('title', cfg.lib_name), tagline=cfg.get('description', ''),
                            source=(Path(cfg.nbs_path.name)/f).as_posix(), resource_path=cfg.nbs_path/f.parent)
         written.append(dest)
@@ -414,17 +467,26 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 epilog="See the module docstring (tools/build_docs.py) for what is rendered and how.")
     p.add_argument('--readme', action='store_true', help="write README.md from nbs/index.ipynb instead of building the site")
+    p.add_argument('notebooks', nargs='*', type=Path,
+                   help="build only these notebooks (e.g. nbs/03_vanilla.ipynb), keeping the other pages; default: all")
+    p.add_argument('--lint', action='store_true',
+                   help="only list the cells that nbdev would execute to build the docs because they mix imports with other code")
     p.add_argument('-o', '--out', type=Path, default=None,
                    help="output folder for the site (default: doc_path from settings.ini, _docs) or file for --readme (default: README.md)")
     a = p.parse_args(argv)
     out = a.out.resolve() if a.out else None
+    only = [Path(os.path.relpath(Path(n).resolve(), ROOT/'nbs')) for n in a.notebooks]  # before get_cfg() changes the cwd
     cfg = get_cfg()
+    if a.lint:
+        n = lint(cfg, only or notebooks(cfg))
+        print(f"build_docs --lint: {n} cell(s) mix imports with other code")
+        sys.exit(1 if n else 0)
     if a.readme:
         dest = build_readme(cfg, out or ROOT/'README.md')
         print(f"wrote {dest}")
     else:
         out = out or cfg.doc_path
-        pages, errors = build_site(cfg, out)
+        pages, errors = build_site(cfg, out, only)
         print(f"wrote {len(pages)} pages to {out}")
         if errors:
             sys.exit(f"build_docs: FAILED to process {len(errors)} notebook(s): {', '.join(map(str, errors))} (see above)")

@@ -11,7 +11,8 @@ runs after the page has loaded and writes what it finds into the DOM, which this
 - has a broken image: an `<img>` whose `naturalWidth` is 0 after loading;
 - links to a local file that does not exist (e.g. a page that was not built).
 
-Every page is then screenshot at 1280 px wide and its full height into `_docs/_screenshots/<page>.png`.
+Every page is then screenshot at 1280 CSS px wide and its full height (scaled down when taller than 16000 px) into
+`_docs/_screenshots/<page>.png`.
 Exits 1, naming each page and problem, when any page fails; 0 otherwise.
 
 Usage: python tools/check_docs.py [DOCS_DIR] [--no-screenshots]
@@ -23,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 MARK = '__docs_check__'
-MAX_HEIGHT = 16000  # Chromium's screenshot limit is about 16k px
+MAX_HEIGHT = 16000  # Chromium's screenshot limit is about 16k px: taller pages are shot scaled down
 
 CHECK_JS = r"""
 <script>
@@ -93,8 +94,12 @@ class Browser:
         return self.run(path.as_uri(), '--window-size=1280,800', '--virtual-time-budget=5000', '--dump-dom').stdout
 
     def screenshot(self, path:Path, dest:Path, height:int):
+        "Full-page PNG at 1280 CSS px wide; pages taller than MAX_HEIGHT are shot at a smaller scale to fit whole."
         dest.parent.mkdir(parents=True, exist_ok=True)
-        self.run(path.as_uri(), f'--screenshot={dest}', f'--window-size=1280,{height}', '--virtual-time-budget=3000')
+        dest.unlink(missing_ok=True)
+        scale = min(1.0, MAX_HEIGHT/height)
+        self.run(path.as_uri(), f'--screenshot={dest}', f'--window-size=1280,{height}', f'--force-device-scale-factor={scale:.3f}',
+                 '--virtual-time-budget=3000')
         return dest.exists()
 
     def close(self): shutil.rmtree(self.profile, ignore_errors=True)
@@ -149,9 +154,9 @@ def check(docs:Path, screenshots:bool=True, browser_exe:str=None)->dict:
             info = '' if 'fatal' in r else f"{r['math']} math, {r['imgs']} images, height {r['height']} px"
             if screenshots and 'fatal' not in r:
                 shot = docs/'_screenshots'/(Path(name).with_suffix('.png').as_posix().replace('/', '__'))
-                h = min(max(r['height'], 800), MAX_HEIGHT)
+                h = max(r['height'], 800)
                 if not browser.screenshot(p, shot, h): res[name].append('screenshot failed')
-                else: info += f", screenshot {shot.relative_to(docs)}" + (' (cut at 16000 px)' if r['height'] > MAX_HEIGHT else '')
+                else: info += f", screenshot {shot.relative_to(docs)}" + (f' (scaled by {MAX_HEIGHT/h:.2f})' if h > MAX_HEIGHT else '')
             print(f"  {'FAIL' if res[name] else 'ok  '} {name}: {info}")
             for msg in res[name]: print(f"       - {msg}")
     finally: browser.close()

@@ -65,7 +65,8 @@ def md(source:str)->dict: return {'cell_type': 'markdown', 'metadata': {}, 'sour
 
 # rendered notebooks -> the problem-message prefix that must be reported (None: the page must pass)
 RENDERED = {
-    'r_good': (nb(md('## Maths\n\nThe value $V(D,G) = \\mathbb{E}[\\log D(x)]$ and\n\n$$D^*(x) = \\frac{p_r}{p_r+p_g}$$'),
+    'r_good': (nb(md('See [the error page](r_error.ipynb#top) and [the other](r_stderr.ipynb).'),
+                  md('## Maths\n\nThe value $V(D,G) = \\mathbb{E}[\\log D(x)]$ and\n\n$$D^*(x) = \\frac{p_r}{p_r+p_g}$$'),
                   code('#| echo: false\n#| output: asis\nshow_doc(f)',
                        {'output_type': 'execute_result', 'data': {'text/markdown': '---\n\n### f\n\n*Doc with $x$.*'}, 'metadata': {}}),
                   code('plot()', {'output_type': 'display_data', 'data': {'image/png': png_1x1(), 'text/plain': '<Figure>'}, 'metadata': {}}),
@@ -89,7 +90,8 @@ def build_pages(d:Path):
     for name, (body, _) in BAD.items(): (d/f'{name}.html').write_text(page(body), encoding='utf-8')
     pages = [(Path(f'{n}.ipynb'), f'{n}.html', n) for n in RENDERED]
     for name, (notebook, _) in RENDERED.items():
-        build_docs.render_page(notebook, d/f'{name}.html', f'{name}.html', pages, build_docs.Renderer(html=True), site='test')
+        renderer = build_docs.Renderer(html=True, link_map={f'{n}.ipynb': f'{n}.html' for n in RENDERED})
+        build_docs.render_page(notebook, d/f'{name}.html', f'{name}.html', pages, renderer, site='test')
 
 
 def test_checker():
