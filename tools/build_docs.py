@@ -215,7 +215,7 @@ class Renderer:
         self.media_dir.mkdir(parents=True, exist_ok=True)
         f = self.media_dir/f"output_{self.n_media}.{ext}"
         f.write_bytes(base64.b64decode(b64))
-        return f"![]({f.relative_to(ROOT).as_posix()})"
+        return f"![]({f.relative_to(self.media_dir.parent).as_posix()})"  # relative to the README
 
     def output(self, o:dict, opts:dict)->str:
         "One cell output as markdown (empty string when there is nothing to show)."
