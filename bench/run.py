@@ -61,7 +61,19 @@ def external_section(name, title, out_root)->str:
     except Exception as e:
         traceback.print_exc()
         return f'{head}.\n\n**Failed after {time.perf_counter() - t0:.0f} s: {type(e).__name__}: {e}**\n'
-    return f'{head} ({time.perf_counter() - t0:.0f} s).\n\n{as_markdown(result)}\n'
+    seconds = time.perf_counter() - t0
+    mds = sorted(out.glob('*.md'))
+    text = as_markdown(result) if isinstance(result, (str, Path)) or not mds else '\n\n'.join(p.read_text() for p in mds)
+    return f'{head} ({seconds:.0f} s).\n\n{demote(text)}\n'
+
+
+def demote(md:str)->str:
+    "Move every markdown heading one level down (outside code fences), so a script's report nests under its section."
+    out, fence = [], False
+    for line in md.splitlines():
+        if line.lstrip().startswith('```'): fence = not fence
+        out.append('#' + line if not fence and line.startswith('#') else line)
+    return '\n'.join(out)
 
 
 def time_to_quality_section(seeds, every, max_steps, max_seconds, quick)->str:

@@ -76,7 +76,7 @@ check "bad input: compare --seeds 0" bad "must be a positive integer, got 0" com
 check "bad input: unknown option" bad "unrecognized arguments: --nope" train --nope
 check "bad input: fid on a missing file" bad "missing.npy: no such file" fid missing.npy a.npy
 printf 'not numpy' > junk.npy
-check "bad input: fid on a malformed file" bad "not a readable .npy file" fid junk.npy a.npy
+check "bad input: fid on a malformed file" bad "junk.npy: not a .npy file" fid junk.npy a.npy
 printf 'x' > afile
 check "bad input: output folder that cannot be created" bad "cannot write to output folder" train --steps 5 --out afile/run
 
