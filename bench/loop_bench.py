@@ -86,6 +86,10 @@ class Baton:
                 while self.names[self.turn] in self.done: self.turn = (self.turn + 1) % len(self.names)
             self.cond.notify_all()
 
+    def clock(self, name):
+        "A clock for version `name` that runs only during its turns (what a dashboard in it sees as elapsed time)."
+        return lambda: self.wall[name] + (time.perf_counter() - self._t[name][0] if name in self._t else 0.)
+
     def step(self, name, step):
         "Called after every training step: every `chunk` steps, hand over to the next version and wait for the turn."
         if step % self.chunk == 0: self.release(name); self.acquire(name)
@@ -105,7 +109,7 @@ def _run_bare(baton, name, steps):
 def _run_fit(extra_cbs, default_cbs=True):
     def go(baton, name, steps):
         learn = make_learner(default_callbacks() if default_cbs else ())
-        cbs = extra_cbs() + [_Turns(baton, name)]
+        cbs = extra_cbs(baton.clock(name)) + [_Turns(baton, name)]
         baton.acquire(name)
         learn.fit(steps, cbs=cbs)   # includes the callbacks' before_fit and after_fit (the dashboard's final figure)
         baton.release(name, finished=True)
@@ -113,10 +117,14 @@ def _run_fit(extra_cbs, default_cbs=True):
 
 VERSIONS = {
     'bare': ('bare PyTorch loop (no callbacks)', _run_bare),
-    'loop_nocb': ('Learner.fit, no callbacks', _run_fit(lambda: [], default_cbs=False)),
-    'loop': ('Learner.fit, default_callbacks()', _run_fit(lambda: [])),
-    'dashboard': ('Learner.fit + Dashboard() (defaults; outside Jupyter: progress bar, grad norms)', _run_fit(lambda: [Dashboard()])),
-    'dashboard_live': ('Learner.fit + Dashboard(live=True) (live redraws + final figure, as in Jupyter)', _run_fit(lambda: [Dashboard(live=True)])),
+    'loop_nocb': ('Learner.fit, no callbacks', _run_fit(lambda clock: [], default_cbs=False)),
+    'loop': ('Learner.fit, default_callbacks()', _run_fit(lambda clock: [])),
+    # the dashboards get a clock that runs only during their version's turns: their redraw budget is a share of the time
+    # *they* trained, which the wall clock (running through the other versions' turns too) would overstate five times
+    'dashboard': ('Learner.fit + Dashboard() (defaults; outside Jupyter: progress bar, grad norms)',
+                  _run_fit(lambda clock: [Dashboard(clock=clock)])),
+    'dashboard_live': ('Learner.fit + Dashboard(live=True) (live redraws + final figure, as in Jupyter)',
+                       _run_fit(lambda clock: [Dashboard(live=True, clock=clock)])),
 }
 
 def interleaved_round(versions, steps:int, chunk:int)->dict:
