@@ -9,7 +9,7 @@ __all__ = ['ACTIVATIONS', 'seed_everything', 'default_device', 'mlp', 'Generator
            'checkpoint_state', 'save_checkpoint', 'load_checkpoint', 'Checkpointer', 'toy_learner', 'coverage_metric',
            'plot_run']
 
-# %% ../nbs/01_structure.ipynb #603f6e4d
+# %% ../nbs/01_structure.ipynb #c053cdf3
 import csv, math, os, random, tempfile, warnings
 from pathlib import Path
 import numpy as np
@@ -18,7 +18,7 @@ from torch import nn, Tensor
 import torch.nn.functional as F
 from .data import sample_noise, check_samples
 
-# %% ../nbs/01_structure.ipynb #c9330050
+# %% ../nbs/01_structure.ipynb #10a08050
 def seed_everything(seed:int # The seed for Python, NumPy and torch (CPU and CUDA)
                    ):
     "Seed every random number generator a training run touches."
@@ -28,7 +28,7 @@ def default_device()->torch.device:
     "CUDA when available, otherwise the CPU."
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
-# %% ../nbs/01_structure.ipynb #d3a2a014
+# %% ../nbs/01_structure.ipynb #23580955
 ACTIVATIONS = {'relu': nn.ReLU, 'leaky_relu': lambda: nn.LeakyReLU(0.2), 'tanh': nn.Tanh, 'elu': nn.ELU, 'silu': nn.SiLU}
 
 def _activation(act):
@@ -51,7 +51,7 @@ def mlp(in_dim:int, # Input features
     for i, o in zip(dims[:-1], dims[1:]): layers += [nn.Linear(i, o), _activation(act)]
     return nn.Sequential(*layers, nn.Linear(dims[-1], out_dim))
 
-# %% ../nbs/01_structure.ipynb #417ce972
+# %% ../nbs/01_structure.ipynb #768091b8
 class Generator(nn.Module):
     "An MLP generator: z of dimension `z_dim` to a point in R^`out_dim`."
     def __init__(self,
@@ -68,7 +68,7 @@ class Generator(nn.Module):
 
     def forward(self, z:Tensor)->Tensor: return self.out_act(self.net(z))
 
-# %% ../nbs/01_structure.ipynb #b604222a
+# %% ../nbs/01_structure.ipynb #65ecd7c2
 class Discriminator(nn.Module):
     "An MLP discriminator returning one logit per sample, shape (N,): D(x) = sigmoid(logit)."
     def __init__(self,
@@ -82,7 +82,7 @@ class Discriminator(nn.Module):
 
     def forward(self, x:Tensor)->Tensor: return self.net(x.flatten(1)).squeeze(1)
 
-# %% ../nbs/01_structure.ipynb #e834fd77
+# %% ../nbs/01_structure.ipynb #c3282ea5
 class CrossEntropyObjective:
     "The standard GAN: D by binary cross-entropy on logits, G by the non-saturating loss -E log D(G(z))."
     k = 1
@@ -92,14 +92,14 @@ class CrossEntropyObjective:
         with torch.no_grad(): fake = learn.G(learn.sample_z(len(real)))
         lr, lf = learn.D(real), learn.D(fake)
         loss = F.softplus(-lr).mean() + F.softplus(lf).mean()
-        return loss, {'d_real': torch.sigmoid(lr).mean(), 'd_fake': torch.sigmoid(lf).mean()}
+        return loss, {'d_real': torch.sigmoid(lr.detach()).mean(), 'd_fake': torch.sigmoid(lf.detach()).mean()}
 
     def g_loss(self, learn, batch):
         "Non-saturating generator loss -E log D(G(z))."
         lf = learn.D(learn.G(learn.sample_z(len(batch))))
         return F.softplus(-lf).mean(), {}
 
-# %% ../nbs/01_structure.ipynb #6be5e61e
+# %% ../nbs/01_structure.ipynb #83b5a16b
 def check_objective(objective)->None:
     "Raise a `ValueError` unless `objective` has callable `d_loss` and `g_loss` methods."
     for m in ('d_loss', 'g_loss'):
@@ -107,7 +107,7 @@ def check_objective(objective)->None:
             raise ValueError(f"objective {type(objective).__name__} has no method {m}(learn, batch); "
                              "an objective needs d_loss and g_loss")
 
-# %% ../nbs/01_structure.ipynb #f1a18dc6
+# %% ../nbs/01_structure.ipynb #1b450912
 class TensorSource:
     "A data source over tensors with equal first dimension: `.sample(n)` draws n rows with replacement."
     def __init__(self, *tensors:Tensor):
@@ -121,7 +121,7 @@ class TensorSource:
         out = tuple(t[idx] for t in self.tensors)
         return out[0] if len(out) == 1 else out
 
-# %% ../nbs/01_structure.ipynb #f3ffc2f8
+# %% ../nbs/01_structure.ipynb #116fd077
 class CancelFitException(Exception):
     "Raised by a callback to stop training; the message becomes `learn.stop_reason`."
 
@@ -129,7 +129,7 @@ class Callback:
     "Base class of training callbacks; lower `order` runs first."
     order = 0
 
-# %% ../nbs/01_structure.ipynb #f35e0333
+# %% ../nbs/01_structure.ipynb #a4ee6138
 class History:
     "Every logged quantity of a run, as `(step, value)` pairs per name; exportable as a dict or CSV."
     def __init__(self): self.data = {}
@@ -165,7 +165,7 @@ class History:
             for s in sorted(rows): w.writerow([s] + [repr(rows[s][k]) if k in rows[s] else '' for k in names])
         return atomic_write(path, write, mode='w')
 
-# %% ../nbs/01_structure.ipynb #73265566
+# %% ../nbs/01_structure.ipynb #15ecfb62
 def atomic_write(path, # Target file
                  write, # `write(f)` fills the open temporary file
                  mode:str='wb' # `'wb'` or `'w'`
@@ -182,7 +182,7 @@ def atomic_write(path, # Target file
         raise
     return path
 
-# %% ../nbs/01_structure.ipynb #6f52c839
+# %% ../nbs/01_structure.ipynb #1e2be685
 def _to_device(batch, device):
     return tuple(b.to(device) for b in batch) if isinstance(batch, (tuple, list)) else batch.to(device)
 
@@ -244,13 +244,19 @@ class Learner:
         return out
 
     def __call__(self, event:str):
-        for cb in sorted(self.cbs, key=lambda c: getattr(c, 'order', 0)):
+        for cb in self._sorted_cbs:
             f = getattr(cb, event, None)
             if f is not None: f(self)
 
+    @property
+    def _sorted_cbs(self):
+        key = tuple(map(id, self.cbs))
+        if getattr(self, '_cbs_key', None) != key: self._cbs_key, self._cbs_sorted = key, sorted(self.cbs, key=lambda c: getattr(c, 'order', 0))
+        return self._cbs_sorted
+
     def _check_shapes(self):
         real = _first(self.data.sample(2, torch.Generator().manual_seed(0)))
-        with torch.no_grad(): fake = self.G(sample_noise(2, self.z_dim, self.prior).to(self.device))
+        with torch.no_grad(): fake = self.G(sample_noise(2, self.z_dim, self.prior, torch.Generator().manual_seed(0)).to(self.device))
         if tuple(fake.shape[1:]) != tuple(real.shape[1:]):
             raise ValueError(f"generator output shape {tuple(fake.shape[1:])} does not match data shape {tuple(real.shape[1:])} (per sample)")
         self._checked = True
@@ -274,7 +280,7 @@ class Learner:
             self.opt_g.step()
         finally: self.D.requires_grad_(True)
         self.step += 1
-        self.logs = {'d_loss': d_loss.detach(), 'g_loss': g_loss.detach(), **d_logs, **g_logs}
+        self.logs = {k: v.detach() if torch.is_tensor(v) else v for k, v in {'d_loss': d_loss, 'g_loss': g_loss, **d_logs, **g_logs}.items()}
         self('after_step')
 
     def fit(self,
@@ -295,7 +301,7 @@ class Learner:
                 for cb in cbs: self.cbs.remove(cb)
         return self
 
-# %% ../nbs/01_structure.ipynb #6b4fa4ca
+# %% ../nbs/01_structure.ipynb #777df8c4
 class Recorder(Callback):
     "Log every step's losses and objective logs into `learn.history` (one sync per logging step)."
     order = -10
@@ -343,12 +349,12 @@ class GradNorms(Callback):
     def after_g_backward(self, learn):
         if self._due(learn): learn.history.log(learn.step + 1, grad_norm_d=self._d, grad_norm_g=grad_norm(learn.G))
 
-# %% ../nbs/01_structure.ipynb #8b35183c
+# %% ../nbs/01_structure.ipynb #4389d05a
 def default_callbacks(record_every:int=1)->list:
     "The callbacks every run wants: a `Recorder` and `StopOnNaN`."
     return [Recorder(record_every), StopOnNaN()]
 
-# %% ../nbs/01_structure.ipynb #f814021a
+# %% ../nbs/01_structure.ipynb #4477ec20
 def _rng_state(learn):
     np_state = np.random.get_state()
     return {'data': learn.rng.get_state(), 'torch': torch.get_rng_state(),
@@ -371,7 +377,7 @@ def checkpoint_state(learn:Learner)->dict:
             'opt_g': learn.opt_g.state_dict(), 'opt_d': learn.opt_d.state_dict(),
             'history': learn.history.as_dict(), 'rng': _rng_state(learn)}
 
-# %% ../nbs/01_structure.ipynb #a24d6a29
+# %% ../nbs/01_structure.ipynb #ab1992d3
 def save_checkpoint(learn:Learner, # The learner to save
                     path # Target file; written atomically
                    )->Path:
@@ -379,7 +385,7 @@ def save_checkpoint(learn:Learner, # The learner to save
     state = checkpoint_state(learn)
     return atomic_write(path, lambda f: torch.save(state, f))
 
-# %% ../nbs/01_structure.ipynb #158198c2
+# %% ../nbs/01_structure.ipynb #02437044
 def _check_state_dict(name, model, sd):
     own = model.state_dict()
     missing, extra = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
@@ -408,7 +414,7 @@ def load_checkpoint(learn:Learner, # The learner to restore into (same architect
     _set_rng_state(learn, state['rng'])
     return learn
 
-# %% ../nbs/01_structure.ipynb #b6558216
+# %% ../nbs/01_structure.ipynb #e54f88a4
 class Checkpointer(Callback):
     "Save a checkpoint to `path` every `every` steps and at the end of fit."
     order = 10
@@ -419,7 +425,7 @@ class Checkpointer(Callback):
     def after_fit(self, learn):
         if learn.stop_reason is None: save_checkpoint(learn, self.path)
 
-# %% ../nbs/01_structure.ipynb #b8b5afa6
+# %% ../nbs/01_structure.ipynb #54d63099
 def toy_learner(data='ring8', # A toy dataset name or object
                 objective=None, # The objective; default `CrossEntropyObjective()`
                 z_dim:int=2, # Noise dimension
@@ -445,7 +451,7 @@ def coverage_metric(n:int=2500 # Generator samples per evaluation
         return mode_coverage(learn.generate(n).cpu(), ds.centers, ds.std)
     return fn
 
-# %% ../nbs/01_structure.ipynb #4cf87aa2
+# %% ../nbs/01_structure.ipynb #828a68d7
 def plot_run(learn:Learner, # A trained toy learner
              n:int=2000): # Samples to draw
     "Loss curves, D's mean outputs and the samples over the true centres, side by side."
