@@ -7,13 +7,13 @@ __all__ = ['PROG', 'TRAIN_DEFAULTS', 'ARCH_KEYS', 'COMMANDS', 'CliError', 'Inter
            'build_parser', 'ensure_writable', 'progress_callback', 'StepCheckpoints', 'plot_training', 'cmd_train',
            'cmd_compare', 'load_fid_input', 'fid_between', 'cmd_fid', 'main']
 
-# %% ../nbs/10_cli.ipynb #64c15d01
+# %% ../nbs/10_cli.ipynb #f89ed248
 import argparse, json, math, os, signal, sys, time
 from pathlib import Path
 import numpy as np
 from .structure import Callback
 
-# %% ../nbs/10_cli.ipynb #54416f00
+# %% ../nbs/10_cli.ipynb #6e3d09f7
 PROG = 'gan-notes'
 
 class CliError(Exception):
@@ -42,7 +42,7 @@ def seed_int(s:str)->int:
     if not 0 <= v < 2**63: raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**63), got {v}")
     return v
 
-# %% ../nbs/10_cli.ipynb #0fed48a4
+# %% ../nbs/10_cli.ipynb #52a6d21e
 def build_parser()->argparse.ArgumentParser:
     "The `gan-notes` argument parser with its `train`, `compare` and `fid` subcommands."
     from gan_notes.experiments import OBJECTIVES, DEFAULT_DATASETS, DEFAULT_SEEDS, DEFAULT_STEPS
@@ -61,7 +61,7 @@ def build_parser()->argparse.ArgumentParser:
     t.add_argument('--resume', action='store_true', help='continue the run in --out from its last checkpoint')
     t.add_argument('--eval-every', type=positive_int, default=250, help='steps between metric evaluations (default 250)')
     t.add_argument('--checkpoint-every', type=positive_int, default=500, help='steps between checkpoints (default 500)')
-    t.add_argument('--width', type=positive_int, help='hidden units of both MLPs (default 128)')
+    t.add_argument('--width', type=positive_int, help='hidden units of both MLPs (default 64)')
     t.add_argument('--depth', type=positive_int, help='hidden layers of both MLPs (default 3)')
     t.add_argument('--batch-size', type=positive_int, help='samples per batch (default 256)')
     t.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -73,7 +73,7 @@ def build_parser()->argparse.ArgumentParser:
     c.add_argument('--steps', type=positive_int, default=DEFAULT_STEPS, help=f'training steps of every run (default {DEFAULT_STEPS})')
     c.add_argument('--out', default='gan-notes-report', help='output folder (default gan-notes-report)')
     c.add_argument('--jobs', type=positive_int, default=min(2, os.cpu_count() or 1), help='worker processes (default: up to 2)')
-    c.add_argument('--width', type=positive_int, help='hidden units of both MLPs (default 128)')
+    c.add_argument('--width', type=positive_int, help='hidden units of both MLPs (default 64)')
     c.add_argument('--quiet', action='store_true', help='no progress bar')
     f = sub.add_parser('fid', help='FID between two feature (.npy) or statistics (.npz) files',
                        description='Print the Fréchet distance between two feature files (.npy, shape (N, d)) or stats files (.npz).')
@@ -81,7 +81,7 @@ def build_parser()->argparse.ArgumentParser:
     f.add_argument('b', help='second file, same kinds')
     return p
 
-# %% ../nbs/10_cli.ipynb #28a6d0f3
+# %% ../nbs/10_cli.ipynb #a68f7214
 def ensure_writable(path # Folder to create if needed and test
                    )->Path:
     "Create folder `path` if needed and check a file can be written there; `CliError` naming the problem otherwise."
@@ -99,7 +99,7 @@ def _write_json(path, obj):
     obj = {k: ({kk: clean(vv) for kk, vv in v.items()} if isinstance(v, dict) else clean(v)) for k, v in obj.items()}
     return atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2) + '\n'), mode='w')
 
-# %% ../nbs/10_cli.ipynb #d40f57f4
+# %% ../nbs/10_cli.ipynb #f1e4edb1
 def _bar(frac, width=24): n = int(round(frac*width)); return '[' + '#'*n + '.'*(width - n) + ']'
 
 def _duration(s):
@@ -115,7 +115,7 @@ def progress_callback(steps:int # Steps of this fit, to pace the redraws
     warnings.filterwarnings('ignore', message='Converting a tensor with requires_grad=True to a scalar')
     return Dashboard(every=max(1, min(50, steps//100)), live=False, progress=True, show_figure=False)
 
-# %% ../nbs/10_cli.ipynb #0bb008b3
+# %% ../nbs/10_cli.ipynb #3325d9b9
 class StepCheckpoints(Callback):
     "Save a checkpoint every `every` steps and when a fit reaches its target; never in the middle of a step."
     order = 10
@@ -130,7 +130,7 @@ class StepCheckpoints(Callback):
     def after_fit(self, learn):
         if learn.step == learn.target_step and learn.stop_reason is None and self.saved_step != learn.step: self.save(learn)
 
-# %% ../nbs/10_cli.ipynb #ca8fee3c
+# %% ../nbs/10_cli.ipynb #bcb51bb0
 TRAIN_DEFAULTS = dict(objective='nonsaturating', data='ring8', steps=2000, seed=0)
 ARCH_KEYS = ('width', 'depth', 'batch_size')
 
@@ -156,7 +156,7 @@ def _train_config(args)->dict:
             raise CliError(f"--{k.replace('_', '-')} {v} differs from the run in {str(out)!r} ({cfg.get(k)}); leave it out to resume")
     return {**cfg, **({'steps': given['steps']} if 'steps' in given else {})}
 
-# %% ../nbs/10_cli.ipynb #0bb315a9
+# %% ../nbs/10_cli.ipynb #b8cd15a8
 def plot_training(learn, # A trained toy learner
                   title:str=''): # Figure title
     "Losses, metrics over training and final samples of a toy run, side by side."
@@ -185,7 +185,7 @@ def plot_training(learn, # A trained toy learner
     fig.tight_layout()
     return fig
 
-# %% ../nbs/10_cli.ipynb #c4a5ab42
+# %% ../nbs/10_cli.ipynb #c185d0ee
 def _final_metrics(learn)->dict:
     from gan_notes.experiments import evaluate, w1_to_data, W1_SAMPLES
     m = evaluate(learn)
@@ -209,7 +209,7 @@ def _summary(cfg, learn, m, seconds, start, out, files)->str:
     lines += [f"wrote {out}/: " + ' '.join(files)]
     return '\n'.join(lines)
 
-# %% ../nbs/10_cli.ipynb #8c300617
+# %% ../nbs/10_cli.ipynb #4641ab0d
 def cmd_train(args)->int:
     "`gan-notes train`: train, checkpoint, and write history, picture and metrics."
     import torch
@@ -249,7 +249,7 @@ def cmd_train(args)->int:
     if learn.stop_reason: raise SystemExit(1)
     return 0
 
-# %% ../nbs/10_cli.ipynb #4fca36c0
+# %% ../nbs/10_cli.ipynb #5c330dc4
 def cmd_compare(args)->int:
     "`gan-notes compare`: every objective on every dataset, then report.md, report.png and runs.csv."
     import matplotlib; matplotlib.use('Agg')
@@ -280,7 +280,7 @@ def cmd_compare(args)->int:
     print(f"\n{len(runs)} runs in {wall:.0f} s; wrote {paths['md']}, {paths['png']}, {paths['csv']}")
     return 0
 
-# %% ../nbs/10_cli.ipynb #f700d990
+# %% ../nbs/10_cli.ipynb #16d12e16
 def load_fid_input(path # A `.npy` (N, d) features file or a `.npz` statistics file
                   ):
     "Read a FID input: a float64 (N, d) array for `.npy`, a `FeatureStats` for `.npz`; `CliError` naming what is wrong."
@@ -321,7 +321,7 @@ def cmd_fid(args)->int:
     print(f"{fid_between(a, b):.6f}")
     return 0
 
-# %% ../nbs/10_cli.ipynb #a6f82e6f
+# %% ../nbs/10_cli.ipynb #e270b2fe
 COMMANDS = {'train': cmd_train, 'compare': cmd_compare, 'fid': cmd_fid}
 
 def main(argv:list|None=None # Arguments without the program name; default `sys.argv[1:]`

@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['OBJECTIVES', 'TOY_SETTINGS', 'EVAL_SAMPLES', 'W1_SAMPLES', 'DEFAULT_DATASETS', 'DEFAULT_SEEDS', 'DEFAULT_STEPS',
            'METRICS', 'PUBLISHED', 'get_objective', 'w1_to_data', 'evaluate', 'make_learner', 'mean_se', 'run_one',
-           'compare', 'summarize', 'reference_row', 'report_table', 'plot_comparison', 'runs_csv', 'report_markdown',
-           'write_report', 'train_until', 'time_to_quality']
+           'compare', 'summarize', 'reference_row', 'report_table', 'plot_comparison', 'runs_csv', 'describe_objective',
+           'report_markdown', 'write_report', 'train_until', 'time_to_quality']
 
-# %% ../nbs/09_experiments.ipynb #5838471c
+# %% ../nbs/09_experiments.ipynb #444cf0f4
 import csv, importlib, io, json, math, os, platform, time
 from pathlib import Path
 import numpy as np
@@ -16,7 +16,7 @@ import torch
 from .data import toy_dataset, mode_coverage, check_samples
 from .structure import toy_learner, default_callbacks, MetricsCallback, atomic_write
 
-# %% ../nbs/09_experiments.ipynb #d54672ab
+# %% ../nbs/09_experiments.ipynb #e3fd8ee1
 OBJECTIVES = {'minimax': 'gan_notes.vanilla:MinimaxObjective',
               'nonsaturating': 'gan_notes.vanilla:NonSaturatingObjective',
               'wgan': 'gan_notes.wasserstein:WGANObjective',
@@ -35,8 +35,8 @@ def get_objective(name # A key of `OBJECTIVES`, or an objective object (returned
     if name not in OBJECTIVES: raise ValueError(f"unknown objective {name!r}; choose one of {list(OBJECTIVES)}")
     return _resolve(OBJECTIVES[name])()
 
-# %% ../nbs/09_experiments.ipynb #45ff4e06
-TOY_SETTINGS = dict(z_dim=2, width=128, depth=3, batch_size=256, lr=1e-3)
+# %% ../nbs/09_experiments.ipynb #41dd0ab4
+TOY_SETTINGS = dict(z_dim=2, width=64, depth=3, batch_size=256, lr=1e-3)
 EVAL_SAMPLES, W1_SAMPLES = 2500, 1000
 
 def w1_to_data(samples, # (N, 2) samples, N >= `n`
@@ -59,7 +59,7 @@ def evaluate(learn, # A toy learner
     if getattr(ds, 'centers', None) is not None: return mode_coverage(x, ds.centers, ds.std)
     return {'w1': w1_to_data(x, ds, min(n, W1_SAMPLES), seed)}
 
-# %% ../nbs/09_experiments.ipynb #bff79df0
+# %% ../nbs/09_experiments.ipynb #ab1a1de5
 def make_learner(objective='nonsaturating', # A name in `OBJECTIVES` or an objective
                  data:str='ring8', # A toy dataset name
                  seed:int=0, # Seed of the networks, data and noise
@@ -75,7 +75,7 @@ def make_learner(objective='nonsaturating', # A name in `OBJECTIVES` or an objec
     cbs = default_callbacks(record_every) + [MetricsCallback(evaluate, eval_every)] + list(cbs)
     return toy_learner(data, get_objective(objective), seed=seed, cbs=cbs, **s)
 
-# %% ../nbs/09_experiments.ipynb #d03f3131
+# %% ../nbs/09_experiments.ipynb #97db7e54
 def mean_se(values # Numbers; NaN entries are ignored
            )->tuple: # `(mean, standard error, count of finite values)`
     "Mean and standard error s/sqrt(n) of the finite values (standard error NaN for a single value)."
@@ -85,7 +85,7 @@ def mean_se(values # Numbers; NaN entries are ignored
     se = float(x.std(ddof=1)/math.sqrt(len(x))) if len(x) > 1 else math.nan
     return (float(x.mean()), se, len(x))
 
-# %% ../nbs/09_experiments.ipynb #94024acb
+# %% ../nbs/09_experiments.ipynb #1d45ece0
 def run_one(objective:str, # A name in `OBJECTIVES`
             data:str, # A toy dataset name
             seed:int, # The run's seed
@@ -97,7 +97,8 @@ def run_one(objective:str, # A name in `OBJECTIVES`
     t0 = time.perf_counter(); learn.fit(steps); seconds = time.perf_counter() - t0
     metrics = evaluate(learn)
     return {'objective': objective, 'data': data, 'seed': seed, 'steps': learn.step, 'seconds': seconds,
-            'stop_reason': learn.stop_reason, **metrics, 'samples': learn.generate(EVAL_SAMPLES).cpu().numpy()}
+            'stop_reason': learn.stop_reason, **metrics, 'samples': learn.generate(EVAL_SAMPLES).cpu().numpy(),
+            'settings': {**TOY_SETTINGS, **(settings or {})}}
 
 def _worker_init():
     "Set up a worker process: one torch thread; Ctrl-C ends it quietly (the parent reports the interruption)."
@@ -107,7 +108,7 @@ def _worker_init():
 
 def _run_task(task): return run_one(*task)
 
-# %% ../nbs/09_experiments.ipynb #eb8deb73
+# %% ../nbs/09_experiments.ipynb #2d055d86
 DEFAULT_DATASETS, DEFAULT_SEEDS, DEFAULT_STEPS = ('ring8', 'grid25'), 3, 1500
 
 def _check_positive(name, v):
@@ -147,7 +148,7 @@ def compare(objectives=None, # Names in `OBJECTIVES`; default all four
             if progress: progress(done, len(tasks), out[futs[f]])
     return out
 
-# %% ../nbs/09_experiments.ipynb #f534ca96
+# %% ../nbs/09_experiments.ipynb #5e7faa7e
 METRICS = ('modes', 'hq', 'reverse_kl', 'w1')
 
 def summarize(runs:list # Records from `compare`
@@ -167,7 +168,7 @@ PUBLISHED = {  # dataset -> [(label, {metric: (mean, se)})]; hq as a fraction, s
     'grid25': [('GAN, published (VEEGAN Table 1)', {'modes': (3.3, None), 'hq': (0.005, None)}),
                ('GAN, published (PacGAN Table 1)', {'modes': (17.3, 0.8), 'hq': (0.948, 0.007), 'reverse_kl': (0.70, 0.07)})]}
 
-# %% ../nbs/09_experiments.ipynb #855725ab
+# %% ../nbs/09_experiments.ipynb #61bedc8f
 def _fmt(mse, scale=1., digits=2, runs=None):
     "'mean ± se' of a `(mean, se[, n])` triple; '(n of runs)' when some runs had no value."
     if mse is None or mse[0] is None or not math.isfinite(mse[0]): return '—'
@@ -218,7 +219,7 @@ def report_table(runs:list, # Records from `compare`
     row('*real data (reference)*', [_fmt(ref[d].get(k), sc, dg) for d in datasets for _, k, sc, dg in _columns(d)])
     return '\n'.join(lines)
 
-# %% ../nbs/09_experiments.ipynb #4c3956e9
+# %% ../nbs/09_experiments.ipynb #cf8ed1aa
 def plot_comparison(runs:list, # Records from `compare`
                     seed:int|None=None # The seed to show; default the smallest
                    ):
@@ -248,13 +249,29 @@ def plot_comparison(runs:list, # Records from `compare`
     fig.tight_layout()
     return fig
 
-# %% ../nbs/09_experiments.ipynb #36ef3c3d
+# %% ../nbs/09_experiments.ipynb #ee48fb40
 def runs_csv(runs:list)->str:
     "The runs as CSV text: one row per run, metrics and seconds, no samples."
     keys = ['objective', 'data', 'seed', 'steps', 'seconds'] + [m for m in METRICS if any(m in r for r in runs)] + ['stop_reason']
     f = io.StringIO(); w = csv.writer(f); w.writerow(keys)
     for r in runs: w.writerow(['' if r.get(k) is None else r.get(k) for k in keys])
     return f.getvalue()
+
+def describe_objective(name, # A name in `OBJECTIVES`
+                       settings:dict=TOY_SETTINGS # The toy settings (for the default optimiser's learning rate)
+                      )->str:
+    "How `name` trains, read off the objective itself: D steps per step, optimiser, learning rate, clipping or penalty."
+    from torch import nn
+    o = get_objective(name)
+    k = getattr(o, 'k', 1)
+    if hasattr(o, 'make_optimizers'): opt = o.make_optimizers(nn.Linear(1, 1), nn.Linear(1, 1))[1]
+    else: opt = torch.optim.Adam(nn.Linear(1, 1).parameters(), settings['lr'], betas=(0.5, 0.999))
+    d = opt.defaults
+    s = f"{k} {'critic' if hasattr(o, 'make_optimizers') else 'D'} update{'s' if k > 1 else ''} per step, {type(opt).__name__} {d['lr']:g}"
+    if 'betas' in d: s += f" (betas {tuple(d['betas'])})"
+    if getattr(o, 'clip', None) is not None: s += f", weights clipped to ±{o.clip:g}"
+    if getattr(o, 'lam', None) is not None: s += f", penalty λ = {o.lam:g}"
+    return s
 
 def report_markdown(runs:list, # Records from `compare`
                     wall_seconds:float|None=None, # Total wall time of the comparison, for the header
@@ -263,11 +280,12 @@ def report_markdown(runs:list, # Records from `compare`
     "The whole report as markdown: setting, table, notes, picture."
     seeds = sorted({r['seed'] for r in runs}); steps = sorted({r['steps'] for r in runs})
     failed = [r for r in runs if r.get('stop_reason')]
+    s = runs[0].get('settings', TOY_SETTINGS)
     head = [f"# gan-notes compare", '',
             f"Every objective trained on every dataset for {', '.join(map(str, steps))} steps with seeds "
-            f"{', '.join(map(str, seeds))}; cells are mean ± standard error over the {len(seeds)} seeds of the final "
-            f"generator's {EVAL_SAMPLES} samples. MLPs of {TOY_SETTINGS['depth']} hidden layers × {TOY_SETTINGS['width']} units "
-            f"(unless overridden), batch {TOY_SETTINGS['batch_size']}, each objective with its paper's optimiser."]
+            f"{', '.join(map(str, seeds))}; cells are mean ± standard error over the {len(seeds)} seeds, measured on the final "
+            f"generator's {EVAL_SAMPLES:,} samples. MLPs of {s['depth']} hidden layers × {s['width']} units, z in R^{s['z_dim']}, "
+            f"batch {s['batch_size']}."]
     if wall_seconds is not None:
         head += ['', f"Wall time {wall_seconds:.0f} s for {len(runs)} runs (torch {torch.__version__}, {platform.machine()}, "
                      f"{os.cpu_count()} CPU cores)."]
@@ -277,7 +295,9 @@ def report_markdown(runs:list, # Records from `compare`
              "- *Published* rows: the plain GAN of VEEGAN (Srivastava et al. 2017, Table 1) and PacGAN (Lin et al. 2018, Table 1), "
              "trained far longer with the papers' own networks; PacGAN counts a mode only with at least 20 of 2,500 samples. "
              "They give the scale of the numbers, not a like-for-like match.",
-             "- *Real data*: 2,500 true samples scored by the same code, what a perfect generator would get."]
+             "- *Real data*: 2,500 true samples scored by the same code, what a perfect generator would get.",
+             "- One step is one generator update. " + '; '.join(f"{o}: {describe_objective(o, s)}" for o in dict.fromkeys(r['objective'] for r in runs)) +
+             ". Equal steps are neither equal compute nor equal learning rates."]
     if failed: notes.append(f"- {len(failed)} run(s) stopped early: " + '; '.join(f"{r['objective']}/{r['data']}/seed {r['seed']}: {r['stop_reason']}" for r in failed))
     return '\n'.join(head + ['', report_table(runs)] + notes + ['', f'![final samples]({image})', ''])
 
@@ -296,7 +316,7 @@ def write_report(runs:list, # Records from `compare`
     atomic_write(paths['md'], lambda f: f.write(report_markdown(runs, wall_seconds)), mode='w')
     return paths
 
-# %% ../nbs/09_experiments.ipynb #ab07ed56
+# %% ../nbs/09_experiments.ipynb #8cc1709d
 def train_until(learn, # A toy learner on a mixture with centres
                 hq:float=0.9, # Required fraction of high-quality samples
                 every:int=100, # Steps between evaluations
