@@ -9,7 +9,7 @@ __all__ = ['ACTIVATIONS', 'seed_everything', 'default_device', 'mlp', 'Generator
            'checkpoint_state', 'save_checkpoint', 'load_checkpoint', 'Checkpointer', 'toy_learner', 'coverage_metric',
            'plot_run']
 
-# %% ../nbs/01_structure.ipynb #617064ca
+# %% ../nbs/01_structure.ipynb #c4cb0c18
 import csv, math, os, random, tempfile, warnings
 from pathlib import Path
 import numpy as np
@@ -18,7 +18,7 @@ from torch import nn, Tensor
 import torch.nn.functional as F
 from .data import sample_noise, check_samples
 
-# %% ../nbs/01_structure.ipynb #6c7d5a54
+# %% ../nbs/01_structure.ipynb #8c456b85
 def seed_everything(seed:int # The seed for Python, NumPy and torch (CPU and CUDA)
                    ):
     "Seed every random number generator a training run touches."
@@ -28,7 +28,7 @@ def default_device()->torch.device:
     "CUDA when available, otherwise the CPU."
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
-# %% ../nbs/01_structure.ipynb #56387cd2
+# %% ../nbs/01_structure.ipynb #89e9f26d
 ACTIVATIONS = {'relu': nn.ReLU, 'leaky_relu': lambda: nn.LeakyReLU(0.2), 'tanh': nn.Tanh, 'elu': nn.ELU, 'silu': nn.SiLU}
 
 def _activation(act):
@@ -51,7 +51,7 @@ def mlp(in_dim:int, # Input features
     for i, o in zip(dims[:-1], dims[1:]): layers += [nn.Linear(i, o), _activation(act)]
     return nn.Sequential(*layers, nn.Linear(dims[-1], out_dim))
 
-# %% ../nbs/01_structure.ipynb #c3d25303
+# %% ../nbs/01_structure.ipynb #2907107a
 class Generator(nn.Module):
     "An MLP generator: z of dimension `z_dim` to a point in R^`out_dim`."
     def __init__(self,
@@ -68,7 +68,7 @@ class Generator(nn.Module):
 
     def forward(self, z:Tensor)->Tensor: return self.out_act(self.net(z))
 
-# %% ../nbs/01_structure.ipynb #5cb80bfc
+# %% ../nbs/01_structure.ipynb #d66fc8ee
 class Discriminator(nn.Module):
     "An MLP discriminator returning one logit per sample, shape (N,): D(x) = sigmoid(logit)."
     def __init__(self,
@@ -82,7 +82,7 @@ class Discriminator(nn.Module):
 
     def forward(self, x:Tensor)->Tensor: return self.net(x.flatten(1)).squeeze(1)
 
-# %% ../nbs/01_structure.ipynb #5c99d806
+# %% ../nbs/01_structure.ipynb #adb25eb0
 class CrossEntropyObjective:
     "The standard GAN: D by binary cross-entropy on logits, G by the non-saturating loss -E log D(G(z))."
     k = 1
@@ -99,7 +99,7 @@ class CrossEntropyObjective:
         lf = learn.D(learn.G(learn.sample_z(len(batch))))
         return F.softplus(-lf).mean(), {}
 
-# %% ../nbs/01_structure.ipynb #827b9558
+# %% ../nbs/01_structure.ipynb #8efdd076
 def check_objective(objective)->None:
     "Raise a `ValueError` unless `objective` has callable `d_loss` and `g_loss` methods."
     for m in ('d_loss', 'g_loss'):
@@ -107,7 +107,7 @@ def check_objective(objective)->None:
             raise ValueError(f"objective {type(objective).__name__} has no method {m}(learn, batch); "
                              "an objective needs d_loss and g_loss")
 
-# %% ../nbs/01_structure.ipynb #ea18a214
+# %% ../nbs/01_structure.ipynb #1948cc34
 class TensorSource:
     "A data source over tensors with equal first dimension: `.sample(n)` draws n rows with replacement."
     def __init__(self, *tensors:Tensor):
@@ -121,7 +121,7 @@ class TensorSource:
         out = tuple(t[idx] for t in self.tensors)
         return out[0] if len(out) == 1 else out
 
-# %% ../nbs/01_structure.ipynb #0d1b25c4
+# %% ../nbs/01_structure.ipynb #5bfe3cbb
 class CancelFitException(Exception):
     "Raised by a callback to stop training; the message becomes `learn.stop_reason`."
 
@@ -129,7 +129,7 @@ class Callback:
     "Base class of training callbacks; lower `order` runs first."
     order = 0
 
-# %% ../nbs/01_structure.ipynb #8b1020f9
+# %% ../nbs/01_structure.ipynb #b2d0062d
 class History:
     "Every logged quantity of a run, as `(step, value)` pairs per name; exportable as a dict or CSV."
     def __init__(self): self.data = {}
@@ -165,7 +165,13 @@ class History:
             for s in sorted(rows): w.writerow([s] + [repr(rows[s][k]) if k in rows[s] else '' for k in names])
         return atomic_write(path, write, mode='w')
 
-# %% ../nbs/01_structure.ipynb #1dfdb32d
+# %% ../nbs/01_structure.ipynb #7091e2a0
+def _file_mode(path:Path)->int:
+    "The permission bits a new file at `path` gets from `open()` (the umask applied), or those of the file it replaces."
+    if path.exists(): return path.stat().st_mode & 0o777
+    umask = os.umask(0); os.umask(umask)
+    return 0o666 & ~umask
+
 def atomic_write(path, # Target file
                  write, # `write(f)` fills the open temporary file
                  mode:str='wb' # `'wb'` or `'w'`
@@ -176,13 +182,14 @@ def atomic_write(path, # Target file
     try:
         with os.fdopen(fd, mode) as f:
             write(f); f.flush(); os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode(path))   # mkstemp makes 0600 files; give the result the mode a plain open() would
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.unlink(tmp)
         raise
     return path
 
-# %% ../nbs/01_structure.ipynb #bd3f537c
+# %% ../nbs/01_structure.ipynb #ee27655c
 def _to_device(batch, device):
     return tuple(b.to(device) for b in batch) if isinstance(batch, (tuple, list)) else batch.to(device)
 
@@ -301,7 +308,7 @@ class Learner:
                 for cb in cbs: self.cbs.remove(cb)
         return self
 
-# %% ../nbs/01_structure.ipynb #99be0bbb
+# %% ../nbs/01_structure.ipynb #c998bfb9
 class Recorder(Callback):
     "Log every step's losses and objective logs into `learn.history` (one sync per logging step)."
     order = -10
@@ -349,12 +356,12 @@ class GradNorms(Callback):
     def after_g_backward(self, learn):
         if self._due(learn): learn.history.log(learn.step + 1, grad_norm_d=self._d, grad_norm_g=grad_norm(learn.G))
 
-# %% ../nbs/01_structure.ipynb #41db0fec
+# %% ../nbs/01_structure.ipynb #f91e5936
 def default_callbacks(record_every:int=1)->list:
     "The callbacks every run wants: a `Recorder` and `StopOnNaN`."
     return [Recorder(record_every), StopOnNaN()]
 
-# %% ../nbs/01_structure.ipynb #1129cd7b
+# %% ../nbs/01_structure.ipynb #6ca81690
 def _rng_state(learn):
     np_state = np.random.get_state()
     return {'data': learn.rng.get_state(), 'torch': torch.get_rng_state(),
@@ -377,7 +384,7 @@ def checkpoint_state(learn:Learner)->dict:
             'opt_g': learn.opt_g.state_dict(), 'opt_d': learn.opt_d.state_dict(),
             'history': learn.history.as_dict(), 'rng': _rng_state(learn)}
 
-# %% ../nbs/01_structure.ipynb #9ae707f4
+# %% ../nbs/01_structure.ipynb #9327a18f
 def save_checkpoint(learn:Learner, # The learner to save
                     path # Target file; written atomically
                    )->Path:
@@ -385,7 +392,7 @@ def save_checkpoint(learn:Learner, # The learner to save
     state = checkpoint_state(learn)
     return atomic_write(path, lambda f: torch.save(state, f))
 
-# %% ../nbs/01_structure.ipynb #ce52ee1c
+# %% ../nbs/01_structure.ipynb #9ad47104
 def _check_state_dict(name, model, sd):
     own = model.state_dict()
     missing, extra = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
@@ -414,7 +421,7 @@ def load_checkpoint(learn:Learner, # The learner to restore into (same architect
     _set_rng_state(learn, state['rng'])
     return learn
 
-# %% ../nbs/01_structure.ipynb #2425b50b
+# %% ../nbs/01_structure.ipynb #e63ce2a4
 class Checkpointer(Callback):
     "Save a checkpoint to `path` every `every` steps and at the end of fit."
     order = 10
@@ -425,7 +432,7 @@ class Checkpointer(Callback):
     def after_fit(self, learn):
         if learn.stop_reason is None: save_checkpoint(learn, self.path)
 
-# %% ../nbs/01_structure.ipynb #a72b15a7
+# %% ../nbs/01_structure.ipynb #9b3f64c6
 def toy_learner(data='ring8', # A toy dataset name or object
                 objective=None, # The objective; default `CrossEntropyObjective()`
                 z_dim:int=2, # Noise dimension
@@ -451,7 +458,7 @@ def coverage_metric(n:int=2500 # Generator samples per evaluation
         return mode_coverage(learn.generate(n).cpu(), ds.centers, ds.std)
     return fn
 
-# %% ../nbs/01_structure.ipynb #45264f52
+# %% ../nbs/01_structure.ipynb #12919311
 def plot_run(learn:Learner, # A trained toy learner
              n:int=2000): # Samples to draw
     "Loss curves, D's mean outputs and the samples over the true centres, side by side."
