@@ -1,6 +1,6 @@
 """Run every gan_notes benchmark and write bench/results.md.
 
-    python bench/run.py            # everything (about 10-15 minutes on 2 CPU cores)
+    python bench/run.py            # everything (about 20-25 minutes on 2 CPU cores)
     python bench/run.py --quick    # a smoke run with tiny budgets (results.md then says it is not a measurement)
 
 Sections:
@@ -68,11 +68,11 @@ def external_section(name, title, out_root)->str:
 
 
 def demote(md:str)->str:
-    "Move every markdown heading one level down (outside code fences), so a script's report nests under its section."
+    "Move every markdown heading two levels down (outside code fences), so a script's report nests under its section."
     out, fence = [], False
     for line in md.splitlines():
         if line.lstrip().startswith('```'): fence = not fence
-        out.append('#' + line if not fence and line.startswith('#') else line)
+        out.append('##' + line if not fence and line.startswith('#') else line)
     return '\n'.join(out)
 
 
@@ -118,7 +118,7 @@ def main(argv=None):
     p.add_argument('--quick', action='store_true', help='tiny budgets, for a smoke test (not a measurement)')
     p.add_argument('--seeds', type=int, default=3, help='seeds per objective for time to quality (default 3)')
     p.add_argument('--every', type=int, default=100, help='steps between evaluations (default 100)')
-    p.add_argument('--max-steps', type=int, default=5000, help='step budget per time-to-quality run (default 5000)')
+    p.add_argument('--max-steps', type=int, default=20000, help='step budget per time-to-quality run (default 20000)')
     p.add_argument('--max-seconds', type=float, default=300., help='training-time budget per run (default 300)')
     p.add_argument('--out', default=str(HERE/'results.md'), help='the results file (default bench/results.md)')
     p.add_argument('--artifacts', help="folder for the benchmarks' own files (default: a temporary folder, removed)")
@@ -137,7 +137,7 @@ def main(argv=None):
     sections = [external_section('loop_bench', 'Training-loop overhead', out_root),
                 external_section('fid_bench', 'FID: speed and accuracy', out_root),
                 time_to_quality_section(a.seeds, a.every, a.max_steps, a.max_seconds, a.quick)]
-    text = '\n'.join(head) + '\n'.join(sections) + f'\nTotal benchmark time {time.perf_counter() - t0:.0f} s.\n'
+    text = '\n'.join(head) + '\n' + '\n'.join(sections) + f'\nTotal benchmark time {time.perf_counter() - t0:.0f} s.\n'
     from gan_notes.structure import atomic_write
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(a.out, lambda f: f.write(text), mode='w')

@@ -7,13 +7,13 @@ __all__ = ['PROG', 'TRAIN_DEFAULTS', 'ARCH_KEYS', 'COMMANDS', 'CliError', 'Inter
            'build_parser', 'ensure_writable', 'progress_callback', 'StepCheckpoints', 'plot_training', 'cmd_train',
            'cmd_compare', 'load_fid_input', 'fid_between', 'cmd_fid', 'main']
 
-# %% ../nbs/10_cli.ipynb #f89ed248
+# %% ../nbs/10_cli.ipynb #6adf4986
 import argparse, json, math, os, signal, sys, time
 from pathlib import Path
 import numpy as np
 from .structure import Callback
 
-# %% ../nbs/10_cli.ipynb #6e3d09f7
+# %% ../nbs/10_cli.ipynb #09f7406f
 PROG = 'gan-notes'
 
 class CliError(Exception):
@@ -42,7 +42,7 @@ def seed_int(s:str)->int:
     if not 0 <= v < 2**63: raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**63), got {v}")
     return v
 
-# %% ../nbs/10_cli.ipynb #52a6d21e
+# %% ../nbs/10_cli.ipynb #1c09da76
 def build_parser()->argparse.ArgumentParser:
     "The `gan-notes` argument parser with its `train`, `compare` and `fid` subcommands."
     from gan_notes.experiments import OBJECTIVES, DEFAULT_DATASETS, DEFAULT_SEEDS, DEFAULT_STEPS
@@ -81,7 +81,7 @@ def build_parser()->argparse.ArgumentParser:
     f.add_argument('b', help='second file, same kinds')
     return p
 
-# %% ../nbs/10_cli.ipynb #a68f7214
+# %% ../nbs/10_cli.ipynb #2fc0d67f
 def ensure_writable(path # Folder to create if needed and test
                    )->Path:
     "Create folder `path` if needed and check a file can be written there; `CliError` naming the problem otherwise."
@@ -99,7 +99,7 @@ def _write_json(path, obj):
     obj = {k: ({kk: clean(vv) for kk, vv in v.items()} if isinstance(v, dict) else clean(v)) for k, v in obj.items()}
     return atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2) + '\n'), mode='w')
 
-# %% ../nbs/10_cli.ipynb #f1e4edb1
+# %% ../nbs/10_cli.ipynb #b9167256
 def _bar(frac, width=24): n = int(round(frac*width)); return '[' + '#'*n + '.'*(width - n) + ']'
 
 def _duration(s):
@@ -115,7 +115,7 @@ def progress_callback(steps:int # Steps of this fit, to pace the redraws
     warnings.filterwarnings('ignore', message='Converting a tensor with requires_grad=True to a scalar')
     return Dashboard(every=max(1, min(50, steps//100)), live=False, progress=True, show_figure=False)
 
-# %% ../nbs/10_cli.ipynb #3325d9b9
+# %% ../nbs/10_cli.ipynb #e367594c
 class StepCheckpoints(Callback):
     "Save a checkpoint every `every` steps and when a fit reaches its target; never in the middle of a step."
     order = 10
@@ -130,7 +130,7 @@ class StepCheckpoints(Callback):
     def after_fit(self, learn):
         if learn.step == learn.target_step and learn.stop_reason is None and self.saved_step != learn.step: self.save(learn)
 
-# %% ../nbs/10_cli.ipynb #bcb51bb0
+# %% ../nbs/10_cli.ipynb #3d506ab2
 TRAIN_DEFAULTS = dict(objective='nonsaturating', data='ring8', steps=2000, seed=0)
 ARCH_KEYS = ('width', 'depth', 'batch_size')
 
@@ -156,7 +156,7 @@ def _train_config(args)->dict:
             raise CliError(f"--{k.replace('_', '-')} {v} differs from the run in {str(out)!r} ({cfg.get(k)}); leave it out to resume")
     return {**cfg, **({'steps': given['steps']} if 'steps' in given else {})}
 
-# %% ../nbs/10_cli.ipynb #b8cd15a8
+# %% ../nbs/10_cli.ipynb #9728c008
 def plot_training(learn, # A trained toy learner
                   title:str=''): # Figure title
     "Losses, metrics over training and final samples of a toy run, side by side."
@@ -185,7 +185,7 @@ def plot_training(learn, # A trained toy learner
     fig.tight_layout()
     return fig
 
-# %% ../nbs/10_cli.ipynb #c185d0ee
+# %% ../nbs/10_cli.ipynb #1a22e59c
 def _final_metrics(learn)->dict:
     from gan_notes.experiments import evaluate, w1_to_data, W1_SAMPLES
     m = evaluate(learn)
@@ -209,8 +209,9 @@ def _summary(cfg, learn, m, seconds, start, out, files)->str:
     lines += [f"wrote {out}/: " + ' '.join(files)]
     return '\n'.join(lines)
 
-# %% ../nbs/10_cli.ipynb #4641ab0d
-def cmd_train(args)->int:
+# %% ../nbs/10_cli.ipynb #0e1a8651
+def cmd_train(args # The parsed `gan-notes train` arguments (see `build_parser`)
+           )->int:
     "`gan-notes train`: train, checkpoint, and write history, picture and metrics."
     import torch
     import matplotlib; matplotlib.use('Agg')
@@ -249,8 +250,9 @@ def cmd_train(args)->int:
     if learn.stop_reason: raise SystemExit(1)
     return 0
 
-# %% ../nbs/10_cli.ipynb #5c330dc4
-def cmd_compare(args)->int:
+# %% ../nbs/10_cli.ipynb #c6def6b7
+def cmd_compare(args # The parsed `gan-notes compare` arguments (see `build_parser`)
+           )->int:
     "`gan-notes compare`: every objective on every dataset, then report.md, report.png and runs.csv."
     import matplotlib; matplotlib.use('Agg')
     from gan_notes.experiments import compare, write_report, report_table
@@ -280,7 +282,7 @@ def cmd_compare(args)->int:
     print(f"\n{len(runs)} runs in {wall:.0f} s; wrote {paths['md']}, {paths['png']}, {paths['csv']}")
     return 0
 
-# %% ../nbs/10_cli.ipynb #16d12e16
+# %% ../nbs/10_cli.ipynb #a3c16b20
 def load_fid_input(path # A `.npy` (N, d) features file or a `.npz` statistics file
                   ):
     "Read a FID input: a float64 (N, d) array for `.npy`, a `FeatureStats` for `.npz`; `CliError` naming what is wrong."
@@ -305,7 +307,9 @@ def load_fid_input(path # A `.npy` (N, d) features file or a `.npz` statistics f
     if not np.isfinite(x).all(): raise CliError(f"{path}: features contain NaN or infinite values")
     return x
 
-def fid_between(a, b)->float:
+def fid_between(a, # The first input from `load_fid_input`: an (N, d) array or a `FeatureStats`
+                b # The second input, the same kinds
+               )->float:
     "FID between two loaded inputs (feature arrays or `FeatureStats`)."
     from gan_notes.metrics import FeatureStats, fid_from_features
     da = a.shape[1] if isinstance(a, np.ndarray) else a.dim
@@ -315,13 +319,14 @@ def fid_between(a, b)->float:
     sa, sb = [FeatureStats(x.shape[1]).update(x) if isinstance(x, np.ndarray) else x for x in (a, b)]
     return sa.fid(sb)
 
-def cmd_fid(args)->int:
+def cmd_fid(args # The parsed `gan-notes fid` arguments (see `build_parser`)
+           )->int:
     "`gan-notes fid A B`: print the FID between two feature or statistics files."
     a, b = load_fid_input(args.a), load_fid_input(args.b)
     print(f"{fid_between(a, b):.6f}")
     return 0
 
-# %% ../nbs/10_cli.ipynb #e270b2fe
+# %% ../nbs/10_cli.ipynb #6743c251
 COMMANDS = {'train': cmd_train, 'compare': cmd_compare, 'fid': cmd_fid}
 
 def main(argv:list|None=None # Arguments without the program name; default `sys.argv[1:]`

@@ -250,7 +250,8 @@ def plot_comparison(runs:list, # Records from `compare`
     return fig
 
 # %% ../nbs/09_experiments.ipynb #ee48fb40
-def runs_csv(runs:list)->str:
+def runs_csv(runs:list # Records from `compare`
+            )->str:
     "The runs as CSV text: one row per run, metrics and seconds, no samples."
     keys = ['objective', 'data', 'seed', 'steps', 'seconds'] + [m for m in METRICS if any(m in r for r in runs)] + ['stop_reason']
     f = io.StringIO(); w = csv.writer(f); w.writerow(keys)
