@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from .data import toy_dataset, mode_coverage, check_samples
-from .structure import toy_learner, default_callbacks, MetricsCallback, atomic_write
+from .structure import Learner, toy_learner, default_callbacks, MetricsCallback, atomic_write
 
 # %% ../nbs/09_experiments.ipynb #e3fd8ee1
 OBJECTIVES = {'minimax': 'gan_notes.vanilla:MinimaxObjective',
@@ -67,7 +67,7 @@ def make_learner(objective='nonsaturating', # A name in `OBJECTIVES` or an objec
                  record_every:int=10, # Steps between logged losses
                  cbs:list=(), # More callbacks
                  **settings # Override `TOY_SETTINGS` (width, depth, z_dim, batch_size, lr)
-                )->'Learner':
+                )->Learner:
     "A toy `Learner` for `objective` on `data`, with losses and `evaluate` logged into its history."
     unknown = set(settings) - set(TOY_SETTINGS)
     if unknown: raise ValueError(f"unknown settings {sorted(unknown)}; choose from {sorted(TOY_SETTINGS)}")
