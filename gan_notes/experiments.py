@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from .data import toy_dataset, mode_coverage, check_samples
-from .structure import Learner, toy_learner, default_callbacks, MetricsCallback, atomic_write
+from .structure import toy_learner, default_callbacks, MetricsCallback, atomic_write
 
 # %% ../nbs/09_experiments.ipynb #e3fd8ee1
 OBJECTIVES = {'minimax': 'gan_notes.vanilla:MinimaxObjective',
@@ -67,7 +67,7 @@ def make_learner(objective='nonsaturating', # A name in `OBJECTIVES` or an objec
                  record_every:int=10, # Steps between logged losses
                  cbs:list=(), # More callbacks
                  **settings # Override `TOY_SETTINGS` (width, depth, z_dim, batch_size, lr)
-                )->Learner:
+                )->'Learner':
     "A toy `Learner` for `objective` on `data`, with losses and `evaluate` logged into its history."
     unknown = set(settings) - set(TOY_SETTINGS)
     if unknown: raise ValueError(f"unknown settings {sorted(unknown)}; choose from {sorted(TOY_SETTINGS)}")
@@ -106,7 +106,10 @@ def _worker_init():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     torch.set_num_threads(1)
 
-def _run_task(task): return run_one(*task)
+def _run_task(item):
+    "Run `(index, task)` in a worker; return `(index, record)`."
+    i, task = item
+    return i, run_one(*task)
 
 # %% ../nbs/09_experiments.ipynb #2d055d86
 DEFAULT_DATASETS, DEFAULT_SEEDS, DEFAULT_STEPS = ('ring8', 'grid25'), 3, 1500
@@ -138,14 +141,17 @@ def compare(objectives=None, # Names in `OBJECTIVES`; default all four
             if progress: progress(i + 1, len(tasks), out[i])
         return out
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
     from gan_notes.experiments import _run_task as task, _worker_init as init   # by module name: a fresh worker imports them
-    with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=mp.get_context('spawn'), initializer=init) as pool:
-        k = {o: getattr(get_objective(o), 'k', 1) for o in objectives}         # longest runs first: the pool ends together
-        futs = {pool.submit(task, tasks[i]): i for i in sorted(range(len(tasks)), key=lambda i: -k[tasks[i][0]])}
-        for done, f in enumerate(as_completed(futs), 1):
-            out[futs[f]] = f.result()
-            if progress: progress(done, len(tasks), out[futs[f]])
+    k = {o: getattr(get_objective(o), 'k', 1) for o in objectives}             # longest runs first: the workers end together
+    order = sorted(range(len(tasks)), key=lambda i: -k[tasks[i][0]])
+    pool = mp.get_context('spawn').Pool(min(jobs, len(tasks)), initializer=init)
+    try:
+        for done, (i, rec) in enumerate(pool.imap_unordered(task, [(i, tasks[i]) for i in order]), 1):
+            out[i] = rec
+            if progress: progress(done, len(tasks), rec)
+        pool.close()
+    except BaseException: pool.terminate(); raise     # Ctrl-C or an error: stop the other runs now, not when they finish
+    finally: pool.join()
     return out
 
 # %% ../nbs/09_experiments.ipynb #5e7faa7e
