@@ -7,13 +7,13 @@ __all__ = ['PROG', 'TRAIN_DEFAULTS', 'ARCH_KEYS', 'COMMANDS', 'CliError', 'Inter
            'build_parser', 'ensure_writable', 'progress_callback', 'StepCheckpoints', 'plot_training', 'cmd_train',
            'cmd_compare', 'load_fid_input', 'fid_between', 'cmd_fid', 'main']
 
-# %% ../nbs/10_cli.ipynb #420ed53a
+# %% ../nbs/10_cli.ipynb #07c84242
 import argparse, json, math, os, signal, sys, time
 from pathlib import Path
 import numpy as np
 from .structure import Callback
 
-# %% ../nbs/10_cli.ipynb #a10fcb2f
+# %% ../nbs/10_cli.ipynb #fe4ab3a5
 PROG = 'gan-notes'
 
 class CliError(Exception):
@@ -42,7 +42,7 @@ def seed_int(s:str)->int:
     if not 0 <= v < 2**63: raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**63), got {v}")
     return v
 
-# %% ../nbs/10_cli.ipynb #9bcc0b8b
+# %% ../nbs/10_cli.ipynb #ad26f39b
 def build_parser()->argparse.ArgumentParser:
     "The `gan-notes` argument parser with its `train`, `compare` and `fid` subcommands."
     from gan_notes.experiments import OBJECTIVES, DEFAULT_DATASETS, DEFAULT_SEEDS, DEFAULT_STEPS
@@ -81,7 +81,7 @@ def build_parser()->argparse.ArgumentParser:
     f.add_argument('b', help='second file, same kinds')
     return p
 
-# %% ../nbs/10_cli.ipynb #65c89e63
+# %% ../nbs/10_cli.ipynb #967ceca4
 def ensure_writable(path # Folder to create if needed and test
                    )->Path:
     "Create folder `path` if needed and check a file can be written there; `CliError` naming the problem otherwise."
@@ -99,7 +99,7 @@ def _write_json(path, obj):
     obj = {k: ({kk: clean(vv) for kk, vv in v.items()} if isinstance(v, dict) else clean(v)) for k, v in obj.items()}
     return atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2) + '\n'), mode='w')
 
-# %% ../nbs/10_cli.ipynb #0d583f27
+# %% ../nbs/10_cli.ipynb #a870b64d
 def _bar(frac, width=24): n = int(round(frac*width)); return '[' + '#'*n + '.'*(width - n) + ']'
 
 def _duration(s):
@@ -115,7 +115,7 @@ def progress_callback(steps:int # Steps of this fit, to pace the redraws
     warnings.filterwarnings('ignore', message='Converting a tensor with requires_grad=True to a scalar')
     return Dashboard(every=max(1, min(50, steps//100)), live=False, progress=True, show_figure=False)
 
-# %% ../nbs/10_cli.ipynb #fc251fe9
+# %% ../nbs/10_cli.ipynb #d24be1ce
 class StepCheckpoints(Callback):
     "Save a checkpoint every `every` steps and when a fit reaches its target; never in the middle of a step."
     order = 10
@@ -130,7 +130,7 @@ class StepCheckpoints(Callback):
     def after_fit(self, learn):
         if learn.step == learn.target_step and learn.stop_reason is None and self.saved_step != learn.step: self.save(learn)
 
-# %% ../nbs/10_cli.ipynb #658606d1
+# %% ../nbs/10_cli.ipynb #0db0d974
 TRAIN_DEFAULTS = dict(objective='nonsaturating', data='ring8', steps=2000, seed=0)
 ARCH_KEYS = ('width', 'depth', 'batch_size')
 
@@ -156,7 +156,7 @@ def _train_config(args)->dict:
             raise CliError(f"--{k.replace('_', '-')} {v} differs from the run in {str(out)!r} ({cfg.get(k)}); leave it out to resume")
     return {**cfg, **({'steps': given['steps']} if 'steps' in given else {})}
 
-# %% ../nbs/10_cli.ipynb #46618d2c
+# %% ../nbs/10_cli.ipynb #40bf6597
 def plot_training(learn, # A trained toy learner
                   title:str=''): # Figure title
     "Losses, metrics over training and final samples of a toy run, side by side."
@@ -185,7 +185,7 @@ def plot_training(learn, # A trained toy learner
     fig.tight_layout()
     return fig
 
-# %% ../nbs/10_cli.ipynb #fc92e808
+# %% ../nbs/10_cli.ipynb #90195c38
 def _final_metrics(learn)->dict:
     from gan_notes.experiments import evaluate, w1_to_data, W1_SAMPLES
     m = evaluate(learn)
@@ -209,7 +209,7 @@ def _summary(cfg, learn, m, seconds, start, out, files)->str:
     lines += [f"wrote {out}/: " + ' '.join(files)]
     return '\n'.join(lines)
 
-# %% ../nbs/10_cli.ipynb #03cfd54e
+# %% ../nbs/10_cli.ipynb #41eefabe
 def cmd_train(args # The parsed `gan-notes train` arguments (see `build_parser`)
            )->int:
     "`gan-notes train`: train, checkpoint, and write history, picture and metrics."
@@ -250,7 +250,7 @@ def cmd_train(args # The parsed `gan-notes train` arguments (see `build_parser`)
     if learn.stop_reason: raise SystemExit(1)
     return 0
 
-# %% ../nbs/10_cli.ipynb #1a960cb8
+# %% ../nbs/10_cli.ipynb #b86009c7
 def cmd_compare(args # The parsed `gan-notes compare` arguments (see `build_parser`)
            )->int:
     "`gan-notes compare`: every objective on every dataset, then report.md, report.png and runs.csv."
@@ -282,7 +282,7 @@ def cmd_compare(args # The parsed `gan-notes compare` arguments (see `build_pars
     print(f"\n{len(runs)} runs in {wall:.0f} s; wrote {paths['md']}, {paths['png']}, {paths['csv']}")
     return 0
 
-# %% ../nbs/10_cli.ipynb #061b46a4
+# %% ../nbs/10_cli.ipynb #882fcf55
 def load_fid_input(path # A `.npy` (N, d) features file or a `.npz` statistics file
                   ):
     "Read a FID input: a float64 (N, d) array for `.npy`, a `FeatureStats` for `.npz`; `CliError` naming what is wrong."
@@ -326,7 +326,7 @@ def cmd_fid(args # The parsed `gan-notes fid` arguments (see `build_parser`)
     print(f"{fid_between(a, b):.6f}")
     return 0
 
-# %% ../nbs/10_cli.ipynb #82afc118
+# %% ../nbs/10_cli.ipynb #4776384f
 COMMANDS = {'train': cmd_train, 'compare': cmd_compare, 'fid': cmd_fid}
 
 def main(argv:list|None=None # Arguments without the program name; default `sys.argv[1:]`

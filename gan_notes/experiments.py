@@ -8,15 +8,15 @@ __all__ = ['OBJECTIVES', 'TOY_SETTINGS', 'EVAL_SAMPLES', 'W1_SAMPLES', 'DEFAULT_
            'compare', 'summarize', 'reference_row', 'report_table', 'plot_comparison', 'runs_csv', 'describe_objective',
            'report_markdown', 'write_report', 'train_until', 'time_to_quality']
 
-# %% ../nbs/09_experiments.ipynb #444cf0f4
+# %% ../nbs/09_experiments.ipynb #edd9b9ec
 import csv, importlib, io, json, math, os, platform, time
 from pathlib import Path
 import numpy as np
 import torch
 from .data import toy_dataset, mode_coverage, check_samples
-from .structure import toy_learner, default_callbacks, MetricsCallback, atomic_write
+from .structure import Learner, toy_learner, default_callbacks, MetricsCallback, atomic_write
 
-# %% ../nbs/09_experiments.ipynb #e3fd8ee1
+# %% ../nbs/09_experiments.ipynb #da8f8e1d
 OBJECTIVES = {'minimax': 'gan_notes.vanilla:MinimaxObjective',
               'nonsaturating': 'gan_notes.vanilla:NonSaturatingObjective',
               'wgan': 'gan_notes.wasserstein:WGANObjective',
@@ -35,7 +35,7 @@ def get_objective(name # A key of `OBJECTIVES`, or an objective object (returned
     if name not in OBJECTIVES: raise ValueError(f"unknown objective {name!r}; choose one of {list(OBJECTIVES)}")
     return _resolve(OBJECTIVES[name])()
 
-# %% ../nbs/09_experiments.ipynb #41dd0ab4
+# %% ../nbs/09_experiments.ipynb #eb5262e9
 TOY_SETTINGS = dict(z_dim=2, width=64, depth=3, batch_size=256, lr=1e-3)
 EVAL_SAMPLES, W1_SAMPLES = 2500, 1000
 
@@ -59,7 +59,7 @@ def evaluate(learn, # A toy learner
     if getattr(ds, 'centers', None) is not None: return mode_coverage(x, ds.centers, ds.std)
     return {'w1': w1_to_data(x, ds, min(n, W1_SAMPLES), seed)}
 
-# %% ../nbs/09_experiments.ipynb #ab1a1de5
+# %% ../nbs/09_experiments.ipynb #d3ad163b
 def make_learner(objective='nonsaturating', # A name in `OBJECTIVES` or an objective
                  data:str='ring8', # A toy dataset name
                  seed:int=0, # Seed of the networks, data and noise
@@ -67,7 +67,7 @@ def make_learner(objective='nonsaturating', # A name in `OBJECTIVES` or an objec
                  record_every:int=10, # Steps between logged losses
                  cbs:list=(), # More callbacks
                  **settings # Override `TOY_SETTINGS` (width, depth, z_dim, batch_size, lr)
-                )->'Learner':
+                )->Learner:
     "A toy `Learner` for `objective` on `data`, with losses and `evaluate` logged into its history."
     unknown = set(settings) - set(TOY_SETTINGS)
     if unknown: raise ValueError(f"unknown settings {sorted(unknown)}; choose from {sorted(TOY_SETTINGS)}")
@@ -75,7 +75,7 @@ def make_learner(objective='nonsaturating', # A name in `OBJECTIVES` or an objec
     cbs = default_callbacks(record_every) + [MetricsCallback(evaluate, eval_every)] + list(cbs)
     return toy_learner(data, get_objective(objective), seed=seed, cbs=cbs, **s)
 
-# %% ../nbs/09_experiments.ipynb #97db7e54
+# %% ../nbs/09_experiments.ipynb #136d39d1
 def mean_se(values # Numbers; NaN entries are ignored
            )->tuple: # `(mean, standard error, count of finite values)`
     "Mean and standard error s/sqrt(n) of the finite values (standard error NaN for a single value)."
@@ -85,7 +85,7 @@ def mean_se(values # Numbers; NaN entries are ignored
     se = float(x.std(ddof=1)/math.sqrt(len(x))) if len(x) > 1 else math.nan
     return (float(x.mean()), se, len(x))
 
-# %% ../nbs/09_experiments.ipynb #1d45ece0
+# %% ../nbs/09_experiments.ipynb #db1e9cbd
 def run_one(objective:str, # A name in `OBJECTIVES`
             data:str, # A toy dataset name
             seed:int, # The run's seed
@@ -111,7 +111,7 @@ def _run_task(item):
     i, task = item
     return i, run_one(*task)
 
-# %% ../nbs/09_experiments.ipynb #2d055d86
+# %% ../nbs/09_experiments.ipynb #a7de5702
 DEFAULT_DATASETS, DEFAULT_SEEDS, DEFAULT_STEPS = ('ring8', 'grid25'), 3, 1500
 
 def _check_positive(name, v):
@@ -154,7 +154,7 @@ def compare(objectives=None, # Names in `OBJECTIVES`; default all four
     finally: pool.join()
     return out
 
-# %% ../nbs/09_experiments.ipynb #5e7faa7e
+# %% ../nbs/09_experiments.ipynb #3737d96f
 METRICS = ('modes', 'hq', 'reverse_kl', 'w1')
 
 def summarize(runs:list # Records from `compare`
@@ -174,7 +174,7 @@ PUBLISHED = {  # dataset -> [(label, {metric: (mean, se)})]; hq as a fraction, s
     'grid25': [('GAN, published (VEEGAN Table 1)', {'modes': (3.3, None), 'hq': (0.005, None)}),
                ('GAN, published (PacGAN Table 1)', {'modes': (17.3, 0.8), 'hq': (0.948, 0.007), 'reverse_kl': (0.70, 0.07)})]}
 
-# %% ../nbs/09_experiments.ipynb #61bedc8f
+# %% ../nbs/09_experiments.ipynb #82b6ba30
 def _fmt(mse, scale=1., digits=2, runs=None):
     "'mean ± se' of a `(mean, se[, n])` triple; '(n of runs)' when some runs had no value."
     if mse is None or mse[0] is None or not math.isfinite(mse[0]): return '—'
@@ -225,7 +225,7 @@ def report_table(runs:list, # Records from `compare`
     row('*real data (reference)*', [_fmt(ref[d].get(k), sc, dg) for d in datasets for _, k, sc, dg in _columns(d)])
     return '\n'.join(lines)
 
-# %% ../nbs/09_experiments.ipynb #cf8ed1aa
+# %% ../nbs/09_experiments.ipynb #35932691
 def plot_comparison(runs:list, # Records from `compare`
                     seed:int|None=None # The seed to show; default the smallest
                    ):
@@ -255,7 +255,7 @@ def plot_comparison(runs:list, # Records from `compare`
     fig.tight_layout()
     return fig
 
-# %% ../nbs/09_experiments.ipynb #ee48fb40
+# %% ../nbs/09_experiments.ipynb #745dd612
 def runs_csv(runs:list # Records from `compare`
             )->str:
     "The runs as CSV text: one row per run, metrics and seconds, no samples."
@@ -291,7 +291,7 @@ def report_markdown(runs:list, # Records from `compare`
     head = [f"# gan-notes compare", '',
             f"Every objective trained on every dataset for {', '.join(map(str, steps))} steps with seeds "
             f"{', '.join(map(str, seeds))}; cells are mean ± standard error over the {len(seeds)} seeds, measured on the final "
-            f"generator's {EVAL_SAMPLES:,} samples. MLPs of {s['depth']} hidden layers × {s['width']} units, z in R^{s['z_dim']}, "
+            f"generator's {EVAL_SAMPLES:,} samples. MLPs of {s['depth']} hidden layers × {s['width']} units, z of dimension {s['z_dim']}, "
             f"batch {s['batch_size']}."]
     if wall_seconds is not None:
         head += ['', f"Wall time {wall_seconds:.0f} s for {len(runs)} runs (torch {torch.__version__}, {platform.machine()}, "
@@ -323,7 +323,7 @@ def write_report(runs:list, # Records from `compare`
     atomic_write(paths['md'], lambda f: f.write(report_markdown(runs, wall_seconds)), mode='w')
     return paths
 
-# %% ../nbs/09_experiments.ipynb #8cc1709d
+# %% ../nbs/09_experiments.ipynb #c3aaf38e
 def train_until(learn, # A toy learner on a mixture with centres
                 hq:float=0.9, # Required fraction of high-quality samples
                 every:int=100, # Steps between evaluations
