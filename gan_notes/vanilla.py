@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 import torch.nn.functional as F
 from .data import toy_dataset
-from .structure import Generator, Discriminator, Learner, seed_everything
+from .structure import Generator, Discriminator, Learner, seed_everything, _first
 
 # %% ../nbs/03_vanilla.ipynb #ec48caac
 def _check_logits(x, name:str)->Tensor:
@@ -109,8 +109,6 @@ def js_divergence(p, # Probability vector, shape (K,), sums to 1
     return float(max(0.5*kl(p) + 0.5*kl(q), 0.))
 
 # %% ../nbs/03_vanilla.ipynb #4c1a7eba
-def _first(batch): return batch[0] if isinstance(batch, (tuple, list)) else batch
-
 class MinimaxObjective:
     "Goodfellow et al.'s minimax GAN: D minimises -V(D, G), G minimises the saturating E log(1 - D(G(z)))."
     def __init__(self, k:int=1): # Discriminator steps per generator step
