@@ -4,14 +4,13 @@
 
 # %% auto #0
 __all__ = ['PROG', 'TRAIN_DEFAULTS', 'ARCH_KEYS', 'COMMANDS', 'CliError', 'Interrupted', 'positive_int', 'seed_int',
-           'build_parser', 'ensure_writable', 'progress_callback', 'StepCheckpoints', 'plot_training', 'cmd_train',
+           'build_parser', 'ensure_writable', 'progress_callback', 'plot_training', 'cmd_train', 'cmd_sample',
            'cmd_compare', 'load_fid_input', 'fid_between', 'cmd_fid', 'main']
 
 # %% ../nbs/10_cli.ipynb #07c84242
 import argparse, json, math, os, signal, sys, time
 from pathlib import Path
 import numpy as np
-from .structure import Callback
 
 # %% ../nbs/10_cli.ipynb #fe4ab3a5
 PROG = 'gan-notes'
@@ -44,17 +43,17 @@ def seed_int(s:str)->int:
 
 # %% ../nbs/10_cli.ipynb #ad26f39b
 def build_parser()->argparse.ArgumentParser:
-    "The `gan-notes` argument parser with its `train`, `compare` and `fid` subcommands."
-    from gan_notes.experiments import OBJECTIVES, DEFAULT_DATASETS, DEFAULT_SEEDS, DEFAULT_STEPS
+    "The `gan-notes` argument parser with its `train`, `sample`, `compare` and `fid` subcommands."
+    from gan_notes.experiments import OBJECTIVES, DATASETS, DEFAULT_DATASETS, DEFAULT_SEEDS, DEFAULT_STEPS, recipe_names
     from gan_notes.data import TOY_DATASETS
     from gan_notes import __version__
     p = _Parser(prog=PROG, description="GANs from the gan_notes lecture notes: train, compare and score them.")
     p.add_argument('--version', action='version', version=f'{PROG} {__version__}')
-    sub = p.add_subparsers(dest='command', metavar='{train,compare,fid}', parser_class=_Parser)
-    t = sub.add_parser('train', help='train one objective on one toy dataset (resumable)',
-                       description='Train one GAN on a 2-D toy dataset; write checkpoint, history, picture and metrics into --out.')
-    t.add_argument('--objective', choices=list(OBJECTIVES), help='the GAN objective (default nonsaturating)')
-    t.add_argument('--data', choices=list(TOY_DATASETS), help='the toy dataset (default ring8)')
+    sub = p.add_subparsers(dest='command', metavar='{train,sample,compare,fid}', parser_class=_Parser)
+    t = sub.add_parser('train', help='train one GAN on one dataset (resumable)',
+                       description='Train one GAN on a dataset; write checkpoint, history, picture and metrics into --out.')
+    t.add_argument('--objective', choices=recipe_names(), help='the GAN (default nonsaturating)')
+    t.add_argument('--data', choices=list(DATASETS), help='the dataset (default ring8); each GAN trains on some of them')
     t.add_argument('--steps', type=positive_int, help='total training steps (default 2000; with --resume: the run\'s own)')
     t.add_argument('--seed', type=seed_int, help='seed of networks, data and noise (default 0)')
     t.add_argument('--out', help='output folder (default runs/OBJECTIVE-DATA-seedSEED)')
@@ -75,6 +74,14 @@ def build_parser()->argparse.ArgumentParser:
     c.add_argument('--jobs', type=positive_int, default=min(2, os.cpu_count() or 1), help='worker processes (default: up to 2)')
     c.add_argument('--width', type=positive_int, help='hidden units of both MLPs (default 64)')
     c.add_argument('--quiet', action='store_true', help='no progress bar')
+    s = sub.add_parser('sample', help="draw samples from a trained run and write their picture",
+                       description='Draw samples from the last checkpoint of a run written by gan-notes train; write a picture (and an array).')
+    s.add_argument('--out', required=True, help='the folder of a run written by gan-notes train')
+    s.add_argument('--n', type=positive_int, default=64, help='number of samples (default 64)')
+    s.add_argument('--seed', type=seed_int, default=0, help='seed of the latent (default 0)')
+    s.add_argument('--label', type=int, help='the class to generate (conditional GANs only)')
+    s.add_argument('--png', help='the picture (default OUT/samples.png, or OUT/samples-labelL.png with --label)')
+    s.add_argument('--npy', help='also write the samples to this .npy file')
     f = sub.add_parser('fid', help='FID between two feature (.npy) or statistics (.npz) files',
                        description='Print the Fréchet distance between two feature files (.npy, shape (N, d)) or stats files (.npz).')
     f.add_argument('a', help='first file: .npy features (N, d) or .npz statistics (mu, sigma)')
@@ -115,24 +122,17 @@ def progress_callback(steps:int # Steps of this fit, to pace the redraws
     warnings.filterwarnings('ignore', message='Converting a tensor with requires_grad=True to a scalar')
     return Dashboard(every=max(1, min(50, steps//100)), live=False, progress=True, show_figure=False)
 
-# %% ../nbs/10_cli.ipynb #d24be1ce
-class StepCheckpoints(Callback):
-    "Save a checkpoint every `every` steps and when a fit reaches its target; never in the middle of a step."
-    order = 10
-    def __init__(self, path, # Checkpoint file
-                 every:int=500): # Steps between saves
-        self.path, self.every, self.saved_step = Path(path), every, None
-    def save(self, learn):
-        from gan_notes.structure import save_checkpoint
-        save_checkpoint(learn, self.path); self.saved_step = learn.step
-    def after_step(self, learn):
-        if learn.step % self.every == 0: self.save(learn)
-    def after_fit(self, learn):
-        if learn.step == learn.target_step and learn.stop_reason is None and self.saved_step != learn.step: self.save(learn)
-
 # %% ../nbs/10_cli.ipynb #0db0d974
 TRAIN_DEFAULTS = dict(objective='nonsaturating', data='ring8', steps=2000, seed=0)
 ARCH_KEYS = ('width', 'depth', 'batch_size')
+
+def _run_config(out:Path, what:str='--resume')->dict:
+    "The settings of the run in `out` (its `config.json`), or a `CliError` saying why they cannot be read."
+    try: cfg = json.loads((out/'config.json').read_text())
+    except (OSError, ValueError) as e: raise CliError(f"{what}: cannot read {str(out/'config.json')!r} ({type(e).__name__}: {e})") from None
+    if not isinstance(cfg, dict) or not set(TRAIN_DEFAULTS) <= set(cfg):
+        raise CliError(f"{what}: {str(out/'config.json')!r} is not a gan-notes run configuration")
+    return cfg
 
 def _train_config(args)->dict:
     "The run's settings: from the command line for a fresh run, from `config.json` (checked against it) with `--resume`."
@@ -147,52 +147,86 @@ def _train_config(args)->dict:
         if ckpt.exists(): raise CliError(f"{str(out)!r} already holds a run (checkpoint.pt); continue it with --resume or choose another --out")
         return {**TRAIN_DEFAULTS, **given}
     if not ckpt.exists(): raise CliError(f"--resume: no checkpoint.pt in {str(out)!r}; run without --resume to start a new run")
-    try: cfg = json.loads((out/'config.json').read_text())
-    except (OSError, ValueError) as e: raise CliError(f"--resume: cannot read {str(out/'config.json')!r} ({type(e).__name__}: {e})") from None
-    if not isinstance(cfg, dict) or not set(TRAIN_DEFAULTS) <= set(cfg):
-        raise CliError(f"--resume: {str(out/'config.json')!r} is not a gan-notes run configuration")
+    cfg = _run_config(out)
     for k, v in given.items():
         if k != 'steps' and cfg.get(k) != v:
             raise CliError(f"--{k.replace('_', '-')} {v} differs from the run in {str(out)!r} ({cfg.get(k)}); leave it out to resume")
     return {**cfg, **({'steps': given['steps']} if 'steps' in given else {})}
 
+def _recipe_learner(cfg:dict, cbs:list=()):
+    "The learner of the run described by `cfg`, from its recipe; `CliError` when the GAN does not train on that data."
+    from gan_notes.experiments import get_recipe
+    recipe = get_recipe(cfg['objective'])
+    settings = {k: cfg[k] for k in ARCH_KEYS if cfg.get(k) is not None}
+    try: return recipe, recipe.learner(cfg['data'], cfg['seed'], cbs, **settings)
+    except ValueError as e: raise CliError(f"--objective {cfg['objective']} --data {cfg['data']}: {e}") from None
+
 # %% ../nbs/10_cli.ipynb #40bf6597
-def plot_training(learn, # A trained toy learner
-                  title:str=''): # Figure title
-    "Losses, metrics over training and final samples of a toy run, side by side."
-    import matplotlib.pyplot as plt
+def _preview(learn, recipe=None):
+    "What the pictures show: the recipe's `preview(learn)` if it has one, else 64 fixed-seed samples, 8 per row."
+    if recipe is not None and recipe.preview is not None: return recipe.preview(learn)
+    return learn.generate(64).cpu(), 8
+
+def _draw_samples(ax, learn, recipe=None, samples=None, nrow=8):
+    "Samples over the data on `ax`: a scatter with the true centres for 2-D data, an image grid otherwise."
     import torch
     from gan_notes.experiments import EVAL_SAMPLES
+    from gan_notes.data import image_grid
+    from gan_notes.structure import _first
+    ds = learn.data
+    real = _first(ds.sample(EVAL_SAMPLES, torch.Generator().manual_seed(0))).cpu()
+    if real.ndim == 2 and real.shape[1] == 2:
+        x = (learn.generate(EVAL_SAMPLES).cpu() if samples is None else samples).numpy()
+        centers = getattr(ds, 'centers', None)
+        if centers is None: ax.scatter(real[:, 0], real[:, 1], s=1, c='lightgray', label='data')
+        ax.scatter(x[:, 0], x[:, 1], s=1.5, alpha=0.5, label='samples')
+        if centers is not None: ax.scatter(centers[:, 0], centers[:, 1], marker='x', c='red', s=20, label='centres')
+        lim = 1.25*float(real.abs().max()); ax.set_xlim(-lim, lim); ax.set_ylim(-lim, lim); ax.set_aspect('equal')
+        ax.legend(loc='upper right', fontsize=7)
+    else:
+        if samples is None: samples, nrow = _preview(learn, recipe)
+        image_grid(samples, nrow=nrow, ax=ax)
+    ax.set_title(f"{getattr(ds, 'name', 'data')}: samples at step {learn.step}")
+
+def plot_training(learn, # A trained learner
+                  title:str='', # Figure title
+                  metrics:tuple|None=None, # History keys to plot over training; default: the toy metrics found
+                  recipe=None): # The run's `Recipe` (for its `preview` of image samples)
+    "Losses, metrics over training and final samples of a run, side by side."
+    import matplotlib.pyplot as plt
     h, ds = learn.history, learn.data
     fig, axs = plt.subplots(1, 3, figsize=(13, 3.8))
     for k in ('d_loss', 'g_loss'):
         if k in h: axs[0].plot(h.steps(k), h[k], lw=0.8, label=k)
     axs[0].set_xlabel('step'); axs[0].legend(); axs[0].set_title('losses')
-    if 'hq' in h:
+    if metrics is None and 'hq' in h:
         axs[1].plot(h.steps('hq'), h['hq'], 'o-', ms=3, label='hq (fraction)')
         axs[1].plot(h.steps('modes'), np.array(h['modes'])/ds.n_modes, 's-', ms=3, label=f'modes / {ds.n_modes}')
         axs[1].set_ylim(-0.05, 1.05)
-    elif 'w1' in h: axs[1].plot(h.steps('w1'), h['w1'], 'o-', ms=3, label='W1 to data')
-    axs[1].set_xlabel('step'); axs[1].legend(); axs[1].set_title('metrics')
-    x = learn.generate(EVAL_SAMPLES).cpu().numpy()
-    real = ds.sample(EVAL_SAMPLES, torch.Generator().manual_seed(0)).numpy()
-    if ds.centers is None: axs[2].scatter(real[:, 0], real[:, 1], s=1, c='lightgray', label='data')
-    axs[2].scatter(x[:, 0], x[:, 1], s=1.5, alpha=0.5, label='samples')
-    if ds.centers is not None: axs[2].scatter(ds.centers[:, 0], ds.centers[:, 1], marker='x', c='red', s=20, label='centres')
-    lim = 1.25*np.abs(real).max(); axs[2].set_xlim(-lim, lim); axs[2].set_ylim(-lim, lim); axs[2].set_aspect('equal')
-    axs[2].set_title(f'{ds.name}: samples at step {learn.step}'); axs[2].legend(loc='upper right', fontsize=7)
+    elif metrics is None and 'w1' in h: axs[1].plot(h.steps('w1'), h['w1'], 'o-', ms=3, label='W1 to data')
+    else:
+        for k in (metrics or ()):
+            if k in h: axs[1].plot(h.steps(k), h[k], 'o-', ms=3, label=k)
+    axs[1].set_xlabel('step'); axs[1].set_title('metrics')
+    if axs[1].lines: axs[1].legend()
+    _draw_samples(axs[2], learn, recipe)
     if title: fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/10_cli.ipynb #90195c38
-def _final_metrics(learn)->dict:
-    from gan_notes.experiments import evaluate, w1_to_data, W1_SAMPLES
-    m = evaluate(learn)
+def _final_metrics(learn, recipe)->dict:
+    "The recipe's evaluation of the final generator, plus the toy references (mode count, W1 of two real samples)."
+    from gan_notes.experiments import w1_to_data, W1_SAMPLES
+    m = dict(recipe.evaluate(learn))
     ds = learn.data
-    if ds.centers is not None: return {**m, 'n_modes': ds.n_modes}
-    import torch
-    return {**m, 'w1_real': w1_to_data(ds.sample(W1_SAMPLES, torch.Generator().manual_seed(1)), ds)}
+    if getattr(ds, 'centers', None) is not None: m['n_modes'] = ds.n_modes
+    elif 'w1' in m:
+        import torch
+        m['w1_real'] = w1_to_data(ds.sample(W1_SAMPLES, torch.Generator().manual_seed(1)), ds)
+    return m
+
+_SUMMARY_DONE = ('modes', 'hq', 'reverse_kl', 'n_modes', 'w1', 'w1_real')
 
 def _summary(cfg, learn, m, seconds, start, out, files)->str:
     lines = [f"{PROG} train: {cfg['objective']} on {cfg['data']}, seed {cfg['seed']}",
@@ -202,7 +236,10 @@ def _summary(cfg, learn, m, seconds, start, out, files)->str:
         rkl = 'undefined (no high-quality sample)' if m['reverse_kl'] is None or not math.isfinite(m['reverse_kl']) else f"{m['reverse_kl']:.3f} nats"
         lines += [f"  modes        {m['modes']} of {m['n_modes']}", f"  hq           {100*m['hq']:.1f}% of samples within 3 std of a centre",
                   f"  reverse KL   {rkl}"]
-    else: lines += [f"  W1 to data   {m['w1']:.4f}  (two real samples: {m['w1_real']:.4f})"]
+    elif 'w1' in m: lines += [f"  W1 to data   {m['w1']:.4f}  (two real samples: {m['w1_real']:.4f})"]
+    for k, v in m.items():
+        if k not in _SUMMARY_DONE and isinstance(v, (int, float)) and not isinstance(v, bool):
+            lines.append(f"  {k:12} {v:.4g}" if math.isfinite(v) else f"  {k:12} undefined")
     h = learn.history
     lines += [f"  last losses  d_loss {h.last('d_loss'):.4f}  g_loss {h.last('g_loss'):.4f}"]
     if learn.stop_reason: lines += [f"  STOPPED      {learn.stop_reason}"]
@@ -216,15 +253,15 @@ def cmd_train(args # The parsed `gan-notes train` arguments (see `build_parser`)
     import torch
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    from gan_notes.experiments import make_learner
-    from gan_notes.structure import load_checkpoint, save_checkpoint, atomic_write
+    from gan_notes.structure import load_checkpoint, atomic_write, Checkpointer, default_callbacks, MetricsCallback
+    from gan_notes.experiments import get_recipe
     cfg = _train_config(args)
     out = ensure_writable(args.out)
     ckpt = out/'checkpoint.pt'
-    saver = StepCheckpoints(ckpt, args.checkpoint_every)
-    cbs = [saver] + ([] if args.quiet else [progress_callback(cfg['steps'])])
-    settings = {k: cfg[k] for k in ARCH_KEYS if cfg.get(k) is not None}
-    learn = make_learner(cfg['objective'], cfg['data'], cfg['seed'], eval_every=args.eval_every, cbs=cbs, **settings)
+    saver = Checkpointer(ckpt, args.checkpoint_every)
+    recipe = get_recipe(cfg['objective'])
+    cbs = default_callbacks(10) + [MetricsCallback(recipe.evaluate, args.eval_every), saver]
+    recipe, learn = _recipe_learner(cfg, cbs + ([] if args.quiet else [progress_callback(cfg['steps'])]))
     if args.resume:
         try: load_checkpoint(learn, ckpt)
         except (ValueError, FileNotFoundError) as e: raise CliError(f"--resume: {e}") from None
@@ -239,15 +276,49 @@ def cmd_train(args # The parsed `gan-notes train` arguments (see `build_parser`)
         raise Interrupted(f"interrupted at step {learn.step}; the last checkpoint (step {saver.saved_step}) is in {out}; "
                           f"continue with: {PROG} train --out {out} --resume") from None
     seconds = time.perf_counter() - t0
-    m = {**_final_metrics(learn), 'objective': cfg['objective'], 'data': cfg['data'], 'seed': cfg['seed'],
+    m = {**_final_metrics(learn, recipe), 'objective': cfg['objective'], 'data': cfg['data'], 'seed': cfg['seed'],
          'step': learn.step, 'stop_reason': learn.stop_reason}
     learn.history.to_csv(out/'history.csv')
-    fig = plot_training(learn, f"{cfg['objective']} on {cfg['data']}, seed {cfg['seed']}")
+    toy = 'modes' in m or 'w1' in m
+    fig = plot_training(learn, f"{cfg['objective']} on {cfg['data']}, seed {cfg['seed']}", None if toy else tuple(recipe.evaluate(learn)), recipe)
     try: atomic_write(out/'run.png', lambda f: fig.savefig(f, format='png', dpi=100))
     finally: plt.close(fig)
     _write_json(out/'metrics.json', m)
     print(_summary(cfg, learn, m, seconds, start, out, ['checkpoint.pt', 'config.json', 'history.csv', 'run.png', 'metrics.json']))
     if learn.stop_reason: raise SystemExit(1)
+    return 0
+
+# %% ../nbs/10_cli.ipynb #60564adb
+def cmd_sample(args # The parsed `gan-notes sample` arguments (see `build_parser`)
+              )->int:
+    "`gan-notes sample`: draw samples from a run's last checkpoint; write their picture (and optionally an array)."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from gan_notes.structure import load_checkpoint, atomic_write
+    out = Path(args.out)
+    if not (out/'checkpoint.pt').is_file(): raise CliError(f"--out: no checkpoint.pt in {str(out)!r}; train a run there first")
+    cfg = _run_config(out, '--out')
+    recipe, learn = _recipe_learner(cfg)
+    try: load_checkpoint(learn, out/'checkpoint.pt')
+    except (ValueError, FileNotFoundError) as e: raise CliError(f"--out: {e}") from None
+    given = {} if args.label is None else {'y': args.label}
+    try: x = learn.generate(args.n, args.seed, **given).cpu()
+    except ValueError as e:
+        if args.label is None: raise
+        raise CliError(f"--label {args.label}: {e}") from None
+    png = Path(args.png) if args.png else out/(f"samples-label{args.label}.png" if args.label is not None else 'samples.png')
+    what = f"{args.n} samples" + (f" of label {args.label}" if args.label is not None else '')
+    fig, ax = plt.subplots(figsize=(4.5, 4.5) if x.ndim == 2 else (0.5*min(args.n, 8) + 0.5, 0.5*math.ceil(args.n/8) + 0.7))
+    try:
+        _draw_samples(ax, learn, recipe, x, min(args.n, 8))
+        ax.set_title(f"{cfg['objective']} on {cfg['data']}: {what}, step {learn.step}", fontsize=8)
+        fig.tight_layout()
+        atomic_write(png, lambda f: fig.savefig(f, format='png', dpi=100))
+    finally: plt.close(fig)
+    written = [str(png)]
+    if args.npy:
+        atomic_write(Path(args.npy), lambda f: np.save(f, x.numpy())); written.append(args.npy)
+    print(f"{PROG} sample: {what} from {cfg['objective']} on {cfg['data']} at step {learn.step}; wrote {', '.join(written)}")
     return 0
 
 # %% ../nbs/10_cli.ipynb #b86009c7
@@ -327,7 +398,7 @@ def cmd_fid(args # The parsed `gan-notes fid` arguments (see `build_parser`)
     return 0
 
 # %% ../nbs/10_cli.ipynb #4776384f
-COMMANDS = {'train': cmd_train, 'compare': cmd_compare, 'fid': cmd_fid}
+COMMANDS = {'train': cmd_train, 'sample': cmd_sample, 'compare': cmd_compare, 'fid': cmd_fid}
 
 def main(argv:list|None=None # Arguments without the program name; default `sys.argv[1:]`
         )->int:
@@ -338,7 +409,7 @@ def main(argv:list|None=None # Arguments without the program name; default `sys.
         old = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         args = build_parser().parse_args(argv)
-        if args.command is None: raise CliError("choose a command: train, compare or fid (see 'gan-notes --help')")
+        if args.command is None: raise CliError("choose a command: train, sample, compare or fid (see 'gan-notes --help')")
         import torch
         torch.set_num_threads(1)
         return COMMANDS[args.command](args)

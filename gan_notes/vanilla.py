@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['VANILLA_LOSSES', 'value_function', 'd_loss', 'g_loss_saturating', 'g_loss_nonsaturating', 'notes_d_loss',
-           'notes_g_loss', 'optimal_discriminator', 'js_divergence', 'MinimaxObjective', 'NonSaturatingObjective',
+           'notes_g_loss', 'optimal_discriminator', 'js_divergence', 'NonSaturatingObjective', 'MinimaxObjective',
            'vanilla_mlps', 'vanilla_learner']
 
 # %% ../nbs/03_vanilla.ipynb #00b38ce3
@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 import torch.nn.functional as F
 from .data import toy_dataset
-from .structure import Generator, Discriminator, Learner, seed_everything, _first
+from .structure import Generator, Discriminator, Learner, CrossEntropyObjective, seed_everything, _first
 
 # %% ../nbs/03_vanilla.ipynb #ec48caac
 def _check_logits(x, name:str)->Tensor:
@@ -109,29 +109,19 @@ def js_divergence(p, # Probability vector, shape (K,), sums to 1
     return float(max(0.5*kl(p) + 0.5*kl(q), 0.))
 
 # %% ../nbs/03_vanilla.ipynb #4c1a7eba
-class MinimaxObjective:
-    "Goodfellow et al.'s minimax GAN: D minimises -V(D, G), G minimises the saturating E log(1 - D(G(z)))."
-    def __init__(self, k:int=1): # Discriminator steps per generator step
-        self.k = k
+class NonSaturatingObjective(CrossEntropyObjective):
+    "The non-saturating GAN: D minimises -V(D, G) by cross-entropy on logits, G minimises -E log D(G(z))."
+    def generator_loss(self, fake_logits:Tensor # D's logits on a fake batch
+                      )->Tensor:
+        "-E log D(G(z)) from D's logits."
+        return _g_ns(fake_logits)
 
-    def d_loss(self, learn, batch):
-        "-V(D, G) on a real batch and an equally large fake batch; logs D's mean outputs `d_real`, `d_fake`."
-        real = _first(batch)
-        with torch.no_grad(): fake = learn.G(learn.sample_z(len(real)))
-        lr, lf = learn.D(real), learn.D(fake)
-        with torch.no_grad(): logs = {'d_real': torch.sigmoid(lr).mean(), 'd_fake': torch.sigmoid(lf).mean()}
-        return _d_loss(lr, lf), logs
-
-    def _g(self, lf): return _g_sat(lf)
-
-    def g_loss(self, learn, batch):
-        "The generator's loss on a fresh fake batch as large as the real one."
-        lf = learn.D(learn.G(learn.sample_z(len(_first(batch)))))
-        return self._g(lf), {}
-
-class NonSaturatingObjective(MinimaxObjective):
-    "The non-saturating GAN: D as in the minimax game, G minimises -E log D(G(z))."
-    def _g(self, lf): return _g_ns(lf)
+class MinimaxObjective(NonSaturatingObjective):
+    "Goodfellow et al.'s minimax GAN: D as in the non-saturating GAN, G minimises the saturating E log(1 - D(G(z)))."
+    def generator_loss(self, fake_logits:Tensor # D's logits on a fake batch
+                      )->Tensor:
+        "E log(1 - D(G(z))) from D's logits."
+        return _g_sat(fake_logits)
 
 # %% ../nbs/03_vanilla.ipynb #7d53f44a
 def vanilla_mlps(z_dim:int=2, # Dimension of the noise z

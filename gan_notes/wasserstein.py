@@ -14,6 +14,7 @@ from torch import nn, Tensor
 from scipy.optimize import linear_sum_assignment
 from scipy.integrate import quad
 from .data import check_samples
+from .structure import Objective
 
 # %% ../nbs/08_wasserstein.ipynb #cef63fe7
 def _as_samples(x, name:str)->Tensor:
@@ -106,8 +107,6 @@ def lipschitz_estimate(f, # A function of torch tensors (N, d) -> (N,) or (N, 1)
     return best
 
 # %% ../nbs/08_wasserstein.ipynb #135cdfac
-def _real(batch)->Tensor: return batch[0] if isinstance(batch, (tuple, list)) else batch
-
 def _check_positive(**kw):
     for k, v in kw.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0: raise ValueError(f"{k} must be a positive number, got {v!r}")
@@ -115,17 +114,17 @@ def _check_positive(**kw):
 def _check_k(k):
     if isinstance(k, bool) or not isinstance(k, int) or k < 1: raise ValueError(f"k must be an integer >= 1, got {k!r}")
 
-class _CriticObjective:
+class _CriticObjective(Objective):
     "Shared parts of WGAN and WGAN-GP: the critic's two means and the generator loss -E f(G(z))."
     def _critic_terms(self, learn, batch):
-        real = _real(batch)
-        with torch.no_grad(): fake = learn.G(learn.sample_z(len(real)))
+        real = self.real(batch)
+        with torch.no_grad(): fake = learn.fake(self.sample_latent(learn, len(real)))
         fr, ff = critic_values(learn.D, real).mean(), critic_values(learn.D, fake).mean()
         return real, fake, fr, ff, {'critic_real': fr, 'critic_fake': ff, 'w1_estimate': fr - ff}
 
     def g_loss(self, learn, batch):
         "Generator loss -E f(G(z))."
-        return -critic_values(learn.D, learn.G(learn.sample_z(len(_real(batch))))).mean(), {}
+        return -critic_values(learn.D, learn.fake(self.sample_latent(learn, len(self.real(batch))))).mean(), {}
 
 # %% ../nbs/08_wasserstein.ipynb #27f0f268
 class WGANObjective(_CriticObjective):
@@ -137,9 +136,9 @@ class WGANObjective(_CriticObjective):
         _check_positive(clip=clip, lr=lr); _check_k(k)
         self.clip, self.lr, self.k = clip, lr, k
 
-    def make_optimizers(self, G, D):
+    def optimizers(self, learn):
         "RMSProp for both players, as in the paper."
-        return torch.optim.RMSprop(G.parameters(), lr=self.lr), torch.optim.RMSprop(D.parameters(), lr=self.lr)
+        return {'G': torch.optim.RMSprop(learn.G.parameters(), lr=self.lr), 'D': torch.optim.RMSprop(learn.D.parameters(), lr=self.lr)}
 
     def d_loss(self, learn, batch):
         "Critic loss E f(G(z)) - E f(x); logs the two means and the W1 estimate E f(x) - E f(G(z))."
@@ -178,10 +177,10 @@ class WGANGPObjective(_CriticObjective):
         _check_positive(lam=lam, lr=lr); _check_k(k)
         self.lam, self.k, self.lr, self.betas = lam, k, lr, tuple(float(b) for b in betas)
 
-    def make_optimizers(self, G, D):
+    def optimizers(self, learn):
         "Adam with the paper's betas (0, 0.9) for both players."
-        return (torch.optim.Adam(G.parameters(), lr=self.lr, betas=self.betas),
-                torch.optim.Adam(D.parameters(), lr=self.lr, betas=self.betas))
+        return {'G': torch.optim.Adam(learn.G.parameters(), lr=self.lr, betas=self.betas),
+                'D': torch.optim.Adam(learn.D.parameters(), lr=self.lr, betas=self.betas)}
 
     def d_loss(self, learn, batch):
         "Critic loss with the penalty; logs the two means, the W1 estimate and the unscaled penalty."
