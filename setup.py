@@ -27,16 +27,20 @@ data_requirements = shlex.split(cfg.get('data_requirements') or '')
 
 setuptools.setup(
     name=cfg['lib_name'],
-    license=lic,
+    license_expression=lic,
+    license_files=['LICENSE'],
     classifiers=[
-        'Development Status :: ' + statuses[int(cfg['status'])],
+        'Development Status :: ' + statuses[int(cfg['status']) - 1],  # status = 3 is '3 - Alpha'
         'Intended Audience :: ' + cfg['audience'].title(),
         'Natural Language :: ' + cfg['language'].title(),
     ] + ['Programming Language :: Python :: ' + o for o in py_versions[py_versions.index(min_python):]],
     url=cfg['git_url'],
-    packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
+    project_urls={'Documentation': cfg['doc_host'] + cfg['doc_baseurl'], 'Source': cfg['git_url']},
+    # gan_notes.assets holds data files only (the MNIST classifier's weights): a namespace package, listed so that
+    # setuptools ships it as a package with package data rather than warning that it is not in `packages`
+    packages=setuptools.find_namespace_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*'], exclude=['*.__pycache__']),
     include_package_data=True,
-    package_data={cfg['lib_path']: ['assets/*']},
+    package_data={cfg['lib_path'] + '.assets': ['*.pt']},
     install_requires=requirements,
     extras_require={'dev': dev_requirements + data_requirements, 'data': data_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
