@@ -1,14 +1,15 @@
 """Run every gan_notes benchmark and write bench/results.md.
 
-    python bench/run.py            # everything (about 20-25 minutes on 2 CPU cores)
+    python bench/run.py            # everything (about 30 minutes on 2 CPU cores)
     python bench/run.py --quick    # a smoke run with tiny budgets (results.md then says it is not a measurement)
 
 Sections:
 1. loop overhead: bench/loop_bench.py's run(out_dir) (the dashboard's cost per training step);
 2. FID speed and accuracy: bench/fid_bench.py's run(out_dir);
-3. time to quality: training seconds (and steps) until WGAN-GP, and separately the non-saturating GAN, first cover all 8 modes
+3. sweep throughput: bench/sweep_bench.py's run(out_dir) (the comparison's batched ensembles against the same runs in turn);
+4. time to quality: training seconds (and steps) until WGAN-GP, and separately the non-saturating GAN, first cover all 8 modes
    of ring8 with at least 90% high-quality samples, evaluated every --every steps within a step budget
-   (gan_notes.experiments.time_to_quality). A run that never gets there is reported as such.
+   (gan_notes.experiments.time_to_quality), each with its toy settings. A run that never gets there is reported as such.
 A benchmark script that does not exist is reported as missing in results.md; one that fails is reported with its error.
 Each section's own files go to a temporary folder (--artifacts DIR keeps them); results.md is written atomically.
 """
@@ -80,7 +81,7 @@ def time_to_quality_section(seeds, every, max_steps, max_seconds, quick)->str:
     "Time WGAN-GP and the non-saturating GAN to 8/8 modes with hq >= 0.9 on ring8."
     import torch
     torch.set_num_threads(1)
-    from gan_notes.experiments import time_to_quality, TOY_SETTINGS
+    from gan_notes.experiments import time_to_quality, get_toy
     settings = dict(width=16, depth=1) if quick else {}
     rows = []
     for obj in ('wgan-gp', 'nonsaturating'):
@@ -90,13 +91,11 @@ def time_to_quality_section(seeds, every, max_steps, max_seconds, quick)->str:
             r = time_to_quality(obj, 'ring8', seed, hq=0.9, every=every, max_steps=max_steps, max_seconds=max_seconds, **settings)
             r['cpu'] = time.process_time() - c0
             rows.append(r)
-    s = {**TOY_SETTINGS, **settings}
+    described = '; '.join(f"{o}: " + ', '.join(f'{k} {v}' for k, v in {**get_toy(o).settings, **settings}.items()) for o in ('wgan-gp', 'nonsaturating'))
     lines = ['## Time to quality on ring8', '',
              f'Training time until the generator first covers **all 8 modes with hq ≥ 0.9** (2,500 samples, evaluated every {every} '
              f'steps; the clock counts training only, not the evaluations). Budget per run: {max_steps} steps or {max_seconds:.0f} s of '
-             f"training. MLPs {s['depth']} × {s['width']}, batch {s['batch_size']}, one torch thread; each objective with its own "
-             'optimiser (WGAN-GP: 5 critic steps per generator step, Adam 1e-4, betas (0, 0.9), λ = 10; non-saturating: 1 D step, '
-             'Adam 1e-3, betas (0.5, 0.999)). A step is one generator update.', '',
+             f"training, one torch thread. Each objective with its toy settings ({described}). A step is one generator update.", '',
              '| objective | seed | reached | training seconds | steps | CPU seconds (incl. evaluation) | modes at stop | hq at stop |',
              '|---|---:|---|---:|---:|---:|---:|---:|']
     for r in rows:
@@ -136,6 +135,7 @@ def main(argv=None):
     if a.quick: head += ['**Quick smoke run with tiny budgets: these numbers are not measurements.**', '']
     sections = [external_section('loop_bench', 'Training-loop overhead', out_root),
                 external_section('fid_bench', 'FID: speed and accuracy', out_root),
+                external_section('sweep_bench', 'Sweep throughput', out_root),
                 time_to_quality_section(a.seeds, a.every, a.max_steps, a.max_seconds, a.quick)]
     text = '\n'.join(head) + '\n' + '\n'.join(sections) + f'\nTotal benchmark time {time.perf_counter() - t0:.0f} s.\n'
     from gan_notes.structure import atomic_write

@@ -377,8 +377,8 @@ def step_cost(spec, # A `ToyGAN` or its `'module:attribute'`
     pack, k = s.get('pack', 1), s.get('k', 1)
     g = z*w + (d - 1)*w*w + 2*w                          # G, per sample
     dd = 2*w + ((d - 1)*w*w + w)/pack                    # D, per sample (a pack of `pack` samples is one input)
-    critic = g + 6*dd + (4*dd if 'lam' in s else 0)     # one D update: G forward, D forward and backward on real and fake, the penalty
-    return b*(k*critic + 3*g + 3*dd)/1e6 + 2*(k + 1)
+    critic = g + 6*dd + (6*dd if 'lam' in s else 0)     # one D update: G forward, D forward and backward on real and fake, the penalty
+    return b*(k*critic + 3*g + 3*dd)/1e6 + 6*(k + 1)
 
 # %% ../nbs/02a_comparison.ipynb #39510ceb
 METRICS = ('modes', 'modes_20', 'hq', 'reverse_kl', 'w1')
@@ -429,6 +429,7 @@ def train_group(name:str, # The objective's name, recorded in each run
     for m, ((d, s), rec) in enumerate(zip(runs, metrics.records)):
         curve = {k: [r[k] for r in rec] for k in rec[0]}
         out.append({'objective': name, 'data': d if isinstance(d, str) else getattr(d, 'name', str(d)), 'seed': s, 'steps': learn.step,
+                    'evaluation': {'every': eval_every, 'last': eval_last},
                     'stop_reason': learn.stop_reason, **average_last(rec, eval_last), 'final': {k: v for k, v in rec[-1].items() if k != 'step'},
                     'curve': curve, 'samples': x[:, m].numpy(), 'settings': {k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()},
                     'group': {'members': len(runs), 'wall_s': wall, 'cpu_s': cpu}})
