@@ -352,21 +352,23 @@ def cmd_compare(args # The parsed `gan-notes compare` arguments (see `build_pars
     out = ensure_writable(args.out)
     total_runs = len(args.objectives)*len(args.data)*args.seeds
     jobs = min(args.jobs, len(args.objectives)*len(args.data))
+    shown = {'t': -math.inf, 'frac': -1., 'runs': 0}
     if not args.quiet:   # first, before the slow imports: the user sees at once that it runs
         print(f"{PROG} compare: {total_runs} runs of {args.steps} steps ({', '.join(args.objectives)} on {', '.join(args.data)}, "
               f"{args.seeds} seeds) in {jobs} process(es)", file=sys.stderr, flush=True)
+        print(f"{_bar(0.)}   0% 0s elapsed, estimating time left  (0/{total_runs} runs done)", file=sys.stderr, flush=True)
+        shown.update(t=0., frac=0.)
     import matplotlib; matplotlib.use('Agg')
     from gan_notes.experiments import compare, write_report, report_table, overrides
     settings = {k: (tuple(v) if k == 'betas' else v) for k in SETTING_FLAGS if (v := getattr(args, k)) is not None}
     try: overrides(args.objectives, **settings)
     except ValueError as e: raise CliError(f"setting flags: {e}") from None
-    shown = {'t': -math.inf, 'frac': -1., 'runs': 0}
     def progress(state, elapsed, recs):
         if args.quiet: return
-        frac = state.fraction()
+        frac, now = state.fraction(), time.perf_counter() - t0        # `elapsed` counts from the sweep's start, `now` from the command's
         if recs: shown['runs'] += len(recs)
-        if recs is None and not (frac >= shown['frac'] + 0.05 or elapsed >= shown['t'] + 15): return
-        shown.update(t=elapsed, frac=frac)
+        if recs is None and not (frac >= shown['frac'] + 0.05 or now >= shown['t'] + 15): return
+        shown.update(t=now, frac=frac)
         eta = state.eta(elapsed)
         left = f"~{_duration(eta)} left" if eta is not None else 'estimating time left'
         what = ''
@@ -374,7 +376,7 @@ def cmd_compare(args # The parsed `gan-notes compare` arguments (see `build_pars
             r = recs[0]
             what = (f"; {r['objective']} on {r['data']}: " + ', '.join(f"{x['modes_20']:.0f} modes, hq {100*x['hq']:.0f}%" if 'modes' in x
                                                                       else f"W1 {x['w1']:.3f}" for x in recs))
-        print(f"{_bar(frac)} {100*frac:3.0f}% {_duration(elapsed)} elapsed, {left}  ({shown['runs']}/{total_runs} runs done{what})",
+        print(f"{_bar(frac)} {100*frac:3.0f}% {_duration(now)} elapsed, {left}  ({shown['runs']}/{total_runs} runs done{what})",
               file=sys.stderr, flush=True)
     c0 = [sum(getattr(resource.getrusage(w), k) for k in ('ru_utime', 'ru_stime')) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     try: runs = compare(args.objectives, args.data, args.seeds, args.steps, jobs=jobs, progress=progress,

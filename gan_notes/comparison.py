@@ -369,16 +369,19 @@ def resolve(spec):
     return getattr(importlib.import_module(mod), attr)
 
 def step_cost(spec, # A `ToyGAN` or its `'module:attribute'`
+              members:int=1, # Runs trained together as one ensemble
               **settings # Overrides of its settings
              )->float:
-    "Estimated cost of one training step of one run (millions of multiply-adds, plus a fixed cost per update): the progress weight."
+    "Estimated cost of one step of `members` runs trained together: multiply-adds (millions) plus a fixed cost per update."
     spec = resolve(spec); s = spec.resolve(**settings)
+    if isinstance(members, bool) or not isinstance(members, int) or members < 1: raise ValueError(f"members must be a positive integer, got {members!r}")
     w, d, z, b = s.get('width', 64), s.get('depth', 3), s.get('z_dim', 2), s.get('batch_size', 256)
     pack, k = s.get('pack', 1), s.get('k', 1)
     g = z*w + (d - 1)*w*w + 2*w                          # G, per sample
     dd = 2*w + ((d - 1)*w*w + w)/pack                    # D, per sample (a pack of `pack` samples is one input)
-    critic = g + 6*dd + (6*dd if 'lam' in s else 0)     # one D update: G forward, D forward and backward on real and fake, the penalty
-    return b*(k*critic + 3*g + 3*dd)/1e6 + 6*(k + 1)
+    critic = g + 6*dd + (16*dd if 'lam' in s else 0)    # one D update: G forward, D forward and backward on real and fake; the penalty's double backward
+    # the weights 16 and 38 were fitted to the CPU time of the default comparison's groups on this project's machine
+    return members*b*(k*critic + 3*g + 3*dd)/1e6 + 38*(k + 1)
 
 # %% ../nbs/02a_comparison.ipynb #39510ceb
 METRICS = ('modes', 'modes_20', 'hq', 'reverse_kl', 'w1')
@@ -472,7 +475,7 @@ class SweepProgress:
 def _plan(objectives:dict, datasets, seeds:int, steps:int, settings:dict)->list:
     "The groups of a sweep: one per (objective, dataset), all its seeds together; longest first."
     groups = [dict(name=o, spec=spec, runs=[(d, s) for s in range(seeds)], steps=steps, settings=settings.get(o, {}),
-                   cost=seeds*step_cost(spec, **settings.get(o, {}))) for o, spec in objectives.items() for d in datasets]
+                   cost=step_cost(spec, seeds, **settings.get(o, {}))) for o, spec in objectives.items() for d in datasets]
     return sorted(groups, key=lambda g: -g['cost'])
 
 def _worker_init(queue):
@@ -584,6 +587,12 @@ def meaningless(hq:float, uniform_hq:float)->bool:
     "Whether a mode count at high-quality fraction `hq` says nothing: `hq` within 2× of a uniform cloud's."
     return not hq > 2*uniform_hq
 
+def _columns(d:str)->list:
+    "The table's columns for dataset `d`: (metric, header, scale, digits); W1 alone for data without centres."
+    ds = toy_dataset(d)
+    if ds.centers is None: return [('w1', f'{d} W1', 1., 3)]
+    return [(k, f'{d} {name}' + (f' (of {ds.n_modes})' if k.startswith('modes') else ''), sc, dg) for k, name, sc, dg in COLUMNS]
+
 def report_table(runs:list, # Records from `sweep`
                  published:dict=PUBLISHED, # Published rows per dataset
                  reference:bool=True # Add the baseline rows (real data, uniform cloud, collapsed generator)
@@ -592,28 +601,24 @@ def report_table(runs:list, # Records from `sweep`
     summ = summarize(runs)
     objectives = list(dict.fromkeys(r['objective'] for r in runs))
     datasets = list(dict.fromkeys(r['data'] for r in runs))
-    base = {d: baselines(toy_dataset(d)) for d in datasets}
-    head = [f'{d} {name}' + (f' (of {toy_dataset(d).n_modes})' if k.startswith('modes') else '') for d in datasets for k, name, _, _ in COLUMNS]
-    lines = ['| objective | ' + ' | '.join(head) + ' |', '|---|' + '---:|'*len(head)]
+    base = {d: baselines(toy_dataset(d)) for d in datasets if toy_dataset(d).centers is not None}
+    cols = [(d, c) for d in datasets for c in _columns(d)]
+    lines = ['| objective | ' + ' | '.join(h for _, (_, h, _, _) in cols) + ' |', '|---|' + '---:|'*len(cols)]
     def row(label, cells): lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
     for o in objectives:
         cells = []
-        for d in datasets:
+        for d, (k, _, sc, dg) in cols:
             r = summ.get((o, d))
-            if r is None: cells += ['—']*len(COLUMNS); continue
-            flag = '†' if meaningless(r['hq'][0], base[d]['uniform']['hq']) else ''
-            cells += [_fmt(r.get(k), sc, dg, r['runs']) + (flag if k.startswith('modes') else '') for k, _, sc, dg in COLUMNS]
+            if r is None: cells.append('—'); continue
+            flag = '†' if d in base and k.startswith('modes') and meaningless(r['hq'][0], base[d]['uniform']['hq']) else ''
+            cells.append(_fmt(r.get(k), sc, dg, r['runs']) + flag)
         row(o, cells)
-    if reference:
+    if reference and base:
         for kind, label in [('real', 'real data'), ('uniform', 'uniform cloud over the bounding box'), ('collapsed', 'collapsed: all on one mode')]:
-            row(f'*{label}*', [_fmt((base[d][kind][k],), sc, dg) for d in datasets for k, _, sc, dg in COLUMNS])
+            row(f'*{label}*', [_fmt((base[d][kind][k],), sc, dg) if d in base else '—' for d, (k, _, sc, dg) in cols])
     labels = list(dict.fromkeys(lab for d in datasets for lab, _ in published.get(d, [])))
     for lab in labels:
-        cells = []
-        for d in datasets:
-            vals = dict(published.get(d, [])).get(lab, {})
-            cells += [_fmt(vals.get(k), sc, dg) for k, _, sc, dg in COLUMNS]
-        row(f'*{lab}, unverified*', cells)
+        row(f'*{lab}, unverified*', [_fmt(dict(published.get(d, [])).get(lab, {}).get(k), sc, dg) for d, (k, _, sc, dg) in cols])
     return '\n'.join(lines)
 
 # %% ../nbs/02a_comparison.ipynb #b453b3af
@@ -630,16 +635,21 @@ def plot_comparison(runs:list, # Records from `sweep` (with `samples`)
     fig, axs = plt.subplots(len(datasets), len(objectives), figsize=(2.6*len(objectives), 2.8*len(datasets)), squeeze=False)
     for i, d in enumerate(datasets):
         ds = toy_dataset(d)
-        lim = 1.25*float(ds.centers.abs().max())
+        real = ds.sample(EVAL_SAMPLES, torch.Generator().manual_seed(0))
+        lim = 1.25*float(real.abs().max())
         for j, o in enumerate(objectives):
             ax, r = axs[i, j], pick.get((o, d))
             ax.set_xlim(-lim, lim); ax.set_ylim(-lim, lim); ax.set_aspect('equal'); ax.set_xticks([]); ax.set_yticks([])
             if r is None: ax.set_title(f'{o}: no run', fontsize=9); continue
+            if ds.centers is None: ax.scatter(real[:, 0], real[:, 1], s=1, c='lightgray', rasterized=True)
             ax.scatter(r['samples'][:, 0], r['samples'][:, 1], s=1, alpha=0.4, c='tab:blue', rasterized=True)
-            ax.scatter(ds.centers[:, 0], ds.centers[:, 1], marker='x', c='red', s=12, lw=0.8)
             f = r.get('final', r)
-            ax.set_title(f"{o} on {d}\n{f['modes']}/{ds.n_modes} modes, hq {100*f['hq']:.0f}%", fontsize=8)
-    fig.suptitle(f'final samples of seed {seed} at step {runs[0]["steps"]} (red ×: true centres)', fontsize=9)
+            if ds.centers is not None:
+                ax.scatter(ds.centers[:, 0], ds.centers[:, 1], marker='x', c='red', s=12, lw=0.8)
+                sub = f"{f['modes_20']}/{ds.n_modes} modes (≥20), hq {100*f['hq']:.0f}%"
+            else: sub = f"W1 {f['w1']:.3f}" if 'w1' in f else ''
+            ax.set_title(f"{o} on {d}\n{sub}", fontsize=8)
+    fig.suptitle(f'final samples of seed {seed} at step {runs[0]["steps"]} (red ×: true centres; grey: data without centres)', fontsize=9)
     fig.tight_layout()
     return fig
 

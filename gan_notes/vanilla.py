@@ -113,6 +113,10 @@ def js_divergence(p, # Probability vector, shape (K,), sums to 1
 # %% ../nbs/03_vanilla.ipynb #4c1a7eba
 class NonSaturatingObjective(CrossEntropyObjective):
     "The non-saturating GAN: D minimises -V(D, G) by cross-entropy on logits, G minimises -E log D(G(z))."
+    def __init__(self, k:int=1): # Discriminator updates per generator update
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1: raise ValueError(f"k must be an integer >= 1, got {k!r}")
+        super().__init__(k)
+
     def generator_loss(self, fake_logits:Tensor # D's logits on a fake batch
                       )->Tensor:
         "-E log D(G(z)) from D's logits."
