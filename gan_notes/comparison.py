@@ -6,9 +6,10 @@
 __all__ = ['EVAL_SAMPLES', 'MIN_COUNT', 'BASELINES', 'LEARNER_SETTINGS', 'METRICS', 'EVAL_EVERY', 'EVAL_LAST', 'PUBLISHED',
            'PUBLISHED_STATUS', 'COLUMNS', 'modes_with_at_least', 'coverage', 'evaluate', 'baseline_samples',
            'baselines', 'meaningless', 'mean_se', 'MemberStreams', 'draw', 'members', 'EnsembleSource',
-           'EnsembleLinear', 'EnsembleMLP', 'ensemble_objective', 'ensemble_learner', 'MemberView', 'member_views',
-           'MemberMetrics', 'ToyGAN', 'resolve', 'step_cost', 'average_last', 'train_group', 'SweepProgress', 'sweep',
-           'summarize', 'report_table', 'plot_comparison', 'runs_csv', 'runs_json', 'settings_table', 'write_report']
+           'EnsembleLinear', 'EnsembleMLP', 'ensemble_objective', 'ensemble_learner', 'train_apart_and_together',
+           'ensemble_gap', 'MemberView', 'member_views', 'MemberMetrics', 'ToyGAN', 'resolve', 'step_cost',
+           'average_last', 'train_group', 'SweepProgress', 'sweep', 'summarize', 'report_table', 'plot_comparison',
+           'runs_csv', 'runs_json', 'settings_table', 'write_report']
 
 # %% ../nbs/02a_comparison.ipynb #278e98da
 import copy, csv, importlib, io, json, math, time
@@ -277,6 +278,46 @@ def ensemble_learner(learners:list, # Fresh learners (step 0) of one architectur
     learn.member_seeds = [l.seed for l in learners]
     return learn
 
+# %% ../nbs/02a_comparison.ipynb #9f64110a
+def train_apart_and_together(make, # `make(data, seed) -> Learner`: a fresh learner of one run
+                             runs:list, # `[(data, seed), ...]`
+                             steps:int, # Steps of every run
+                             dtype=torch.float64 # torch's default dtype while the learners are built and trained
+                            )->tuple: # `(separate learners, ensemble learner)`
+    "Train `runs` one after another as separate learners and together as one ensemble, in `dtype`."
+    if not runs: raise ValueError("runs must hold at least one (data, seed)")
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        single = [make(d, s).fit(steps) for d, s in runs]
+        return single, ensemble_learner([make(d, s) for d, s in runs]).fit(steps)
+    finally: torch.set_default_dtype(old)
+
+def _pairs(ens_net, net):
+    "(ensemble tensor slice getter, member tensor) for every parameter of a member network."
+    for e, l in zip(ens_net.net, net.net):
+        if isinstance(l, nn.Linear): yield e.weight, l.weight, lambda t, m: t[m].t(); yield e.bias, l.bias, lambda t, m: t[m, 0]
+
+def ensemble_gap(single:list, # Separate learners, one per member
+                 ens # The ensemble learner of the same runs
+                )->float:
+    "Largest difference between separate learners and an ensemble's members: weights, optimiser states and fixed-seed samples."
+    if len(single) != members(ens): raise ValueError(f"{len(single)} separate learners for an ensemble of {members(ens)}")
+    gap, old = 0., torch.get_default_dtype()
+    torch.set_default_dtype(next(ens.G.parameters()).dtype)                # draw the samples' noise in the networks' dtype
+    try: x, xs = ens.generate(300, 1), [l.generate(300, 1) for l in single]
+    finally: torch.set_default_dtype(old)
+    with torch.no_grad():
+        for m, l in enumerate(single):
+            for name in ('G', 'D'):
+                for pe, pl, get in _pairs(ens.models[name], l.models[name]):
+                    gap = max(gap, float((get(pe, m) - pl).abs().max()))
+                    se, sl = ens.opts[name].state.get(pe, {}), l.opts[name].state.get(pl, {})
+                    for k, v in sl.items():
+                        if torch.is_tensor(v) and v.ndim: gap = max(gap, float((get(se[k], m) - v).abs().max()))
+            gap = max(gap, float((x[:, m] - xs[m]).abs().max()))
+    return gap
+
 # %% ../nbs/02a_comparison.ipynb #7141a5b6
 class MemberView:
     "Member `m` of an ensemble learner, as far as an evaluation needs: `data`, `step`, `generate(n, seed)`."
@@ -472,10 +513,12 @@ class SweepProgress:
             free[0] += w; free.sort()
         return max(free) if free else 0.
 
-def _plan(objectives:dict, datasets, seeds:int, steps:int, settings:dict)->list:
-    "The groups of a sweep: one per (objective, dataset), all its seeds together; longest first."
-    groups = [dict(name=o, spec=spec, runs=[(d, s) for s in range(seeds)], steps=steps, settings=settings.get(o, {}),
-                   cost=step_cost(spec, seeds, **settings.get(o, {}))) for o, spec in objectives.items() for d in datasets]
+def _plan(objectives:dict, datasets, seeds:int, steps:int, settings:dict, jobs:int=1)->list:
+    "The groups of a sweep, longest first: one per objective (all its datasets and seeds), or per (objective, dataset) when that leaves workers idle."
+    split = len(objectives) < jobs
+    parts = [[d] for d in datasets] if split else [list(datasets)]
+    groups = [dict(name=o, spec=spec, runs=[(d, s) for d in ds for s in range(seeds)], steps=steps, settings=settings.get(o, {}),
+                   cost=step_cost(spec, seeds*len(ds), **settings.get(o, {}))) for o, spec in objectives.items() for ds in parts]
     return sorted(groups, key=lambda g: -g['cost'])
 
 def _worker_init(queue):
@@ -511,7 +554,7 @@ def sweep(objectives:dict, # `{name: ToyGAN or 'module:attribute'}`
     unknown = sorted(set(settings) - set(objectives))
     if unknown: raise ValueError(f"settings for {unknown[0]!r}, which is not among the objectives {sorted(objectives)}")
     for o, spec in objectives.items(): resolve(spec).resolve(**settings.get(o, {}))            # names checked before any training
-    groups = _plan(objectives, datasets, seeds, steps, settings)
+    groups = _plan(objectives, datasets, seeds, steps, settings, jobs)
     jobs = min(jobs, len(groups))
     state, t0 = SweepProgress([g['steps'] for g in groups], [g['cost'] for g in groups], jobs), time.perf_counter()
     report = (lambda recs=None: progress(state, time.perf_counter() - t0, recs)) if progress else (lambda recs=None: None)
@@ -544,8 +587,8 @@ def sweep(objectives:dict, # `{name: ToyGAN or 'module:attribute'}`
             pool.close()
         except BaseException: pool.terminate(); raise
         finally: pool.join()
-    order = {(o, d): j for j, (o, d) in enumerate((o, d) for d in datasets for o in objectives)}
-    return [r for g in sorted(results, key=lambda rs: order[rs[0]['objective'], rs[0]['data']]) for r in g]
+    order = {(d, o): j for j, (d, o) in enumerate((d, o) for d in datasets for o in objectives)}
+    return sorted((r for rs in results for r in rs), key=lambda r: (order[r['data'], r['objective']], r['seed']))
 
 # %% ../nbs/02a_comparison.ipynb #fe1bf410
 def _check_runs(runs):
