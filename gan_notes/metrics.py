@@ -485,7 +485,7 @@ def mnist_fid(images_a, # (N1, 1, 28, 28) digits in [-1, 1]
               images_b, # (N2, 1, 28, 28) digits in [-1, 1]
               model:MnistClassifier|None=None # Classifier; default: the shipped one
              )->float:
-    "FID between two sets of digits in the MNIST classifier's feature space."
+    "FID between two sets of digits in the MNIST classifier's 128-d features (`SmallSampleWarning` for 128 digits or fewer)."
     model = mnist_classifier() if model is None else model
     return fid_from_features(mnist_features(images_a, model), mnist_features(images_b, model))
 
