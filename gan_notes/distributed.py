@@ -10,7 +10,7 @@ __all__ = ['LAUNCH_OPTIONS', 'CHECK_CASES', 'EXACT_CASES', 'dist_env', 'choose_b
            'check_report', 'check_main']
 
 # %% ../nbs/11_distributed.ipynb #3f1d3c4f
-import datetime, json, math, os, signal, sys, threading, warnings
+import datetime, gc, json, math, os, signal, sys, threading, warnings
 from pathlib import Path
 import numpy as np
 import torch
@@ -277,6 +277,7 @@ class DDPCallback(Callback):
         if hasattr(self, 'global_batch'): self._end_step(learn)
         learn.models.update(self._plain)
         self._plain = {}
+        gc.collect()   # the replicas' reducers sit in reference cycles: free them now, while their process group exists
 
 # %% ../nbs/11_distributed.ipynb #e51e7b13
 class GhostBatchNorm(nn.Module):
