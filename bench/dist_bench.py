@@ -21,8 +21,8 @@ median over rounds with the min and max, and the ratios of medians. Each process
 time: on a machine shared with others, CPU time / wall time below 1 means the process waited for a core.
 
 Also measured, in one process: the cost of `ShardedDraws`, the TorchFunctionMode that splits the random draws (active in
-every step of a run on 2 or more processes): the same learner trained in alternating chunks of steps with and without it
-(at world size 1, where it changes no number), `reps` rounds.
+every step of a run on 2 or more processes, scoped as DDPCallback scopes it): the same learner trained in alternating chunks
+of steps with and without it (at world size 1, where it changes no number), `reps` rounds.
 
 `run(out_dir)` runs the CPU benchmark for bench/run.py and returns the Markdown file.
 """
@@ -141,13 +141,18 @@ def draws_overhead(config, reps=6, chunk=None):
     from gan_notes.distributed import ShardedDraws
     chunk = chunk or max(5, CONFIGS[config]['steps']//4)
     class Draws(Callback):
+        "The split draws scoped as DDPCallback scopes them: from the step's start to G's step, lifted while the optimisers step."
         order = -20
-        on = False
+        on, splits = False, 0
         def before_step(self, learn):
             self.mode = ShardedDraws(learn.batch_size, 1, 0, learn.rng) if self.on else None
             if self.mode is not None: self.mode.__enter__()
-        def after_step(self, learn):
-            if self.mode is not None: self.mode.__exit__(None, None, None); self.splits = getattr(self, 'splits', 0) + self.mode.split
+        def wrap_step(self, learn, player, step):
+            if self.mode is not None: self.mode.__exit__(None, None, None)
+            step(player)
+            if self.mode is not None:
+                if player == 'D': self.mode.__enter__()
+                else: self.splits += self.mode.split
     d = Draws()
     learn = build(config, default_callbacks(10) + [d], 'cpu')
     learn.fit(CONFIGS[config]['warmup'])

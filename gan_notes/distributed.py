@@ -99,9 +99,8 @@ def rank_seed(seed:int, # The run's seed
     "A seed for rank `rank`'s own stream, derived from (`seed`, `rank`) by NumPy's `SeedSequence` (no collision with another run's seed)."
     return int(np.random.SeedSequence([int(seed), int(rank), 0x6464705f]).generate_state(1, np.uint64)[0])
 
-_SIZED = (torch.rand, torch.randn, torch.randint)
-_LIKE = (torch.rand_like, torch.randn_like)
-_DROPOUT = (F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout, F.feature_alpha_dropout)
+_KIND = {**{f: 'sized' for f in (torch.rand, torch.randn, torch.randint)}, **{f: 'like' for f in (torch.rand_like, torch.randn_like)},
+         **{f: 'dropout' for f in (F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout, F.feature_alpha_dropout)}}
 
 def _leading(size)->int|None:
     try: size = tuple(int(s) for s in size)
@@ -149,15 +148,16 @@ class ShardedDraws(TorchFunctionMode):
         finally: self.rank_rngs[key].set_state(get()); put(shared)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func in _SIZED:
+        kind, kwargs = _KIND.get(func), kwargs or {}
+        if kind is None: return func(*args, **kwargs)   # every other torch call: as fast as a mode allows
+        if kind == 'sized':
             redraw = self._redraw(func, args, kwargs)
             if redraw is not None: return self._mine(redraw(self.n*self.world_size))
-        elif func in _LIKE:
+        elif kind == 'like':
             x = args[0]
             if kwargs.get('generator') in (None, self.rng) and x.ndim and x.shape[0] == self.n:
                 return self._mine(func(x.new_empty((self.n*self.world_size, *x.shape[1:])), *args[1:], **kwargs))
-        elif func in _DROPOUT and (args[2] if len(args) > 2 else kwargs.get('training', True)):
+        elif args[2] if len(args) > 2 else kwargs.get('training', True):
             return self._own_stream(func, args, kwargs)
         return func(*args, **kwargs)
 
@@ -203,7 +203,7 @@ class DDPCallback(Callback):
     def __init__(self, find_unused:tuple|None=None, # Networks whose forward leaves parameters unused; default the objective's `find_unused_parameters`
                  sync_batchnorm:bool=False): # Convert every BatchNorm to `nn.SyncBatchNorm` before wrapping (CUDA only): statistics over the global batch
         self.find_unused, self.sync_batchnorm = find_unused, sync_batchnorm
-        self._plain, self._mode, self._in_step = {}, None, False
+        self._plain, self._mode, self._active = {}, None, False
 
     def _setup(self, learn):
         if not (dist.is_available() and dist.is_initialized()):
@@ -247,22 +247,29 @@ class DDPCallback(Callback):
         for name, m in learn.models.items():
             if isinstance(m, _Replica): m.require_backward_grad_sync = name in self._nets[player]
 
+    def _draws(self, on:bool):
+        "Start or stop the split draws (a no-op when they already are, or with one rank)."
+        if self._mode is None or self._active == on: return
+        if on: self._mode.__enter__()
+        else: self._mode.__exit__(None, None, None)
+        self._active = on
+
     def before_step(self, learn):
         learn.batch_size, self._d_updates = self.n, 0
         self._sync_for(learn, 'D')
-        if self._mode is not None: self._mode.__enter__()
-        self._in_step = True
+        self._draws(True)
 
     def _end_step(self, learn):
-        if self._in_step and self._mode is not None: self._mode.__exit__(None, None, None)
-        self._in_step = False
+        self._draws(False)
         learn.batch_size = self.global_batch
 
     def wrap_step(self, learn, player, step):
+        self._draws(False)   # the optimisers draw nothing: no need to intercept their many small torch calls
         step(player)
         if player == 'D':
             self._d_updates += 1
             if self._d_updates == learn.k: self._sync_for(learn, 'G')
+            self._draws(True)
         else: self._end_step(learn)
 
     def after_step(self, learn):
