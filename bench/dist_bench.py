@@ -33,7 +33,7 @@ from torch import nn
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-CONFIGS = {'toy': dict(batch=256, steps=600, warmup=50), 'conv': dict(batch=64, steps=60, warmup=5)}
+CONFIGS = {'toy': dict(batch=256, steps=600, warmup=50, gpu_steps=3000), 'conv': dict(batch=64, steps=60, warmup=5, gpu_steps=500)}
 TARGET_GPU_OVERHEAD = 0.05
 
 
@@ -84,6 +84,7 @@ def worker(config, mode, out, steps, warmup, device):
     from gan_notes.distributed import DDPCallback, init_distributed
     ddp = mode != 'plain'
     dev = torch.device(device)
+    if dev.type == 'cuda' and dev.index is None: dev = torch.device('cuda', 0)
     if ddp:
         got = init_distributed(timeout=600, backend='gloo' if dev.type == 'cpu' else None)
         dev = dev if dev.type == 'cpu' else got
@@ -121,8 +122,9 @@ def worker(config, mode, out, steps, warmup, device):
 def launch(config, mode, out, device, steps=None, warmup=None):
     "Run one timed run in fresh processes; return its record."
     c = CONFIGS[config]
+    steps = steps or c['gpu_steps' if device != 'cpu' else 'steps']
     args = [str(HERE/'dist_bench.py'), '_worker', '--config', config, '--mode', mode, '--record', str(out), '--device', device,
-            '--steps', str(steps or c['steps']), '--warmup', str(warmup or c['warmup'])]
+            '--steps', str(steps), '--warmup', str(warmup or c['warmup'])]
     if mode == 'plain': cmd = [sys.executable] + args
     else: cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc-per-node', mode[len('ddp'):]] + args
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': os.pathsep.join([str(ROOT)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p])}
@@ -175,8 +177,11 @@ def summarize(runs, modes):
             rs = [r for r in runs if r['config'] == config and r['mode'] == mode]
             if not rs: continue
             ips = [r['images_per_s'] for r in rs]
+            per_cpu = [r['steps']*r['batch']/sum(r['cpu']) for r in rs]   # images per CPU-second, all processes together
             out[f'{config}/{mode}'] = {'config': config, 'mode': mode, 'runs': len(rs), 'images_per_s_median': statistics.median(ips),
                                       'images_per_s_min': min(ips), 'images_per_s_max': max(ips),
+                                      'images_per_cpu_s_median': statistics.median(per_cpu), 'images_per_cpu_s_min': min(per_cpu),
+                                      'images_per_cpu_s_max': max(per_cpu),
                                       'cpu_over_wall_median': statistics.median(c/r['wall'] for r in rs for c in r['cpu']),
                                       'all_finite': all(r['ok'] for r in rs)}
     return out
@@ -184,8 +189,8 @@ def summarize(runs, modes):
 
 def markdown(res)->str:
     "The results file's text, from the results dict."
-    m = res['meta']; s = res['summary']
-    gpu = res['kind'] == 'gpu'
+    m = res['meta']; gpu = res['kind'] == 'gpu'
+    s = summarize(res['runs'], ('plain', 'ddp1') if gpu else ('plain', 'ddp1', 'ddp2'))
     title = '# DDP on one GPU: 1 process under DDP vs no DDP' if gpu else '# DDP throughput on this machine\'s CPUs: 1 and 2 processes'
     lines = [title, '',
              f"`python bench/dist_bench.py{' --gpu' if gpu else ''} --rounds {m['rounds']}`, {m['date']}; torch {m['torch']}, {m['cpus']} CPU cores"
@@ -194,22 +199,26 @@ def markdown(res)->str:
              "3 x 64, global batch 256; `conv` = DCGAN-sized conv G and D on 28 x 28 MNIST (defined in bench/dist_bench.py: "
              "gan_notes.dcgan has not landed on main), global batch 64. images/s = global batch x steps/s; median over "
              f"{m['rounds']} interleaved rounds [min, max].", '',
-             '| configuration | mode | images/s, median [min, max] | CPU time / wall time per process (median) |', '|---|---|---:|---:|']
+             '| configuration | mode | images/s, median [min, max] | images per CPU-second, all processes, median [min, max] | CPU time / wall time per process (median) |',
+             '|---|---|---:|---:|---:|']
     names = {'plain': '1 process, no DDP', 'ddp1': '1 process, DDP', 'ddp2': '2 processes, DDP'}
     for k, v in s.items():
         lines.append(f"| {v['config']} | {names[v['mode']]} | {v['images_per_s_median']:.0f} [{v['images_per_s_min']:.0f}, {v['images_per_s_max']:.0f}] "
+                     f"| {v['images_per_cpu_s_median']:.0f} [{v['images_per_cpu_s_min']:.0f}, {v['images_per_cpu_s_max']:.0f}] "
                      f"| {v['cpu_over_wall_median']:.2f} |")
     lines += ['']
     for config in CONFIGS:
-        get = lambda mode: s.get(f'{config}/{mode}', {}).get('images_per_s_median')
+        get = lambda mode, k='images_per_s_median': s.get(f'{config}/{mode}', {}).get(k)
         if gpu and get('plain') and get('ddp1'):
             ov = get('plain')/get('ddp1') - 1
             lines.append(f"- **{config}**: DDP on one GPU costs {100*ov:+.1f}% time per step (target <= {100*TARGET_GPU_OVERHEAD:.0f}%): "
                          + ('met.' if ov <= TARGET_GPU_OVERHEAD else '**not met**.'))
         elif not gpu and get('plain') and get('ddp2'):
+            cpu = lambda mode: get(mode, 'images_per_cpu_s_median')
             lines.append(f"- **{config}**: 2 processes / 1 process without DDP = **{get('ddp2')/get('plain'):.2f}x** images/s "
                          f"(2 processes / 1 process under DDP: {get('ddp2')/get('ddp1'):.2f}x; DDP on 1 process / no DDP: "
-                         f"{get('ddp1')/get('plain'):.2f}x).")
+                         f"{get('ddp1')/get('plain'):.2f}x). CPU cost per image, 2 processes / 1 process without DDP: "
+                         f"{cpu('plain')/cpu('ddp2'):.2f}x.")
     if not gpu:
         lines += ['', '**Cost of the split draws** (`ShardedDraws`, active in every step on 2+ processes), measured in one process at '
                   'world size 1 (no number changes), alternating chunks of steps:', '',
@@ -218,14 +227,18 @@ def markdown(res)->str:
             lines.append(f"| {o['config']} | {o['steps_per_s_without']:.1f} | {o['steps_per_s_with']:.1f} | {100*o['overhead_median']:+.1f}% "
                          f"[{100*o['overhead_min']:+.1f}, {100*o['overhead_max']:+.1f}] | {o['draws_split_per_step']:.0f} |")
         lines += ['', '**What two shared cores can show.** Two processes can at best double the images per second, and only if each '
-                  'gets a core of its own for the whole run. Here the cores are shared with other engineers\' jobs (the load averages '
-                  'above count runnable processes; above 2, every process waits for a core part of the time), so the two-process '
-                  'runs compete with those jobs and with each other, and the CPU time / wall time column shows how much of the '
-                  'time each process actually ran. The toy MLP is too small to gain from splitting: its step is dominated by '
-                  'per-operation overhead (Python, the kernel launches of tiny matrices), which each rank pays in full for half '
-                  'the samples, plus one all-reduce per update and the split draws\' interception of every torch call. The '
-                  'convolutional GAN does enough arithmetic per sample for the split to pay when cores are free. These numbers '
-                  'say what this machine did during this run, not what DDP does on dedicated hardware.', '',
+                  'has a core of its own for the whole run. Here the two cores were shared with other engineers\' jobs: the load '
+                  f"average (runnable processes) was {m['load_start']:.1f} at the start and {m['load_end']:.1f} at the end, so no "
+                  f"process had a core to itself (CPU time / wall time at most {max(c/r['wall'] for r in res['runs'] for c in r['cpu']):.2f} "
+                  'in any run), and the two ranks of a run also '
+                  'wait for each other at every all-reduce, which on a loaded machine means waiting for the scheduler as well. '
+                  'The wall-clock ratios therefore measure the contention as much as DDP, and their spread over rounds is wide. '
+                  'Images per CPU-second, all processes together, depends less on the load: it is what an image costs. Splitting '
+                  'the batch does not shrink the per-operation costs (Python, small kernels), which each rank pays in full for '
+                  'half the samples; the all-reduce and the split draws come on top. On this machine the toy MLP, whose step is '
+                  'almost all such overhead, cannot gain from a second process; the convolutional GAN does more arithmetic per '
+                  'sample, which is the part that splits. These numbers say what this machine did during these runs, not what '
+                  'DDP does on dedicated cores or GPUs.', '',
                   '**GPU: not measured.** No GPU was available to this task. The GPU part of this benchmark (single-GPU throughput '
                   'under DDP with 1 process against no DDP, target <= 5% overhead) is `python bench/dist_bench.py --gpu`, which '
                   'writes `bench/dist_gpu_results.json` and `.md` on a machine with CUDA.']
@@ -275,8 +288,17 @@ def main(argv=None):
     p.add_argument('--rounds', type=int, default=None, help='interleaved rounds (default 3 on CPU, 5 with --gpu)')
     p.add_argument('--gpu', action='store_true', help='one GPU: DDP on 1 process against no DDP')
     p.add_argument('--out', default=str(HERE), help='folder of the results files (default bench/)')
+    p.add_argument('--render', action='store_true', help="only rewrite the .md file from the .json file in --out")
     a = p.parse_args(argv)
     if a.cmd == '_worker': return worker(a.config, a.mode, a.record, a.steps, a.warmup, a.device)
+    if a.render:
+        name = 'dist_gpu_results' if a.gpu else 'dist_results'
+        res = json.loads((Path(a.out)/f'{name}.json').read_text())
+        res['summary'] = summarize(res['runs'], ('plain', 'ddp1') if a.gpu else ('plain', 'ddp1', 'ddp2'))
+        from gan_notes.structure import atomic_write
+        atomic_write(Path(a.out)/f'{name}.json', lambda f: f.write(json.dumps(res, indent=1) + '\n'), mode='w')
+        atomic_write(Path(a.out)/f'{name}.md', lambda f: f.write(markdown(res)), mode='w')
+        return print((Path(a.out)/f'{name}.md').read_text())
     path = bench(a.out, a.rounds or (5 if a.gpu else 3), a.gpu)
     print(Path(path).read_text())
 
