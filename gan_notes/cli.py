@@ -64,6 +64,11 @@ def build_parser()->argparse.ArgumentParser:
     t.add_argument('--depth', type=positive_int, help='hidden layers of both MLPs (default 3)')
     t.add_argument('--batch-size', type=positive_int, help='samples per batch (default 256)')
     t.add_argument('--quiet', action='store_true', help='no progress bar')
+    t.add_argument('--nproc', type=positive_int, help='train on N processes of this machine (DistributedDataParallel through torchrun; '
+                   '--batch-size stays the global batch; see gan_notes.distributed)')
+    t.add_argument('--nnodes', type=positive_int, help='with --nproc: number of machines, each running the same command')
+    t.add_argument('--rdzv-endpoint', help="with --nnodes: HOST:PORT where the machines meet (the first machine's)")
+    t.add_argument('--rdzv-timeout', type=positive_int, default=120, help='seconds to wait for the other machines (default 120)')
     c = sub.add_parser('compare', help='train every objective on every dataset; write report.md and report.png',
                        description='Train every objective on each dataset over several seeds; write report.md, report.png, runs.csv.')
     c.add_argument('--objectives', nargs='+', choices=list(OBJECTIVES), default=list(OBJECTIVES), help='objectives (default all)')
@@ -247,27 +252,32 @@ def _summary(cfg, learn, m, seconds, start, out, files)->str:
     return '\n'.join(lines)
 
 # %% ../nbs/10_cli.ipynb #41eefabe
-def cmd_train(args # The parsed `gan-notes train` arguments (see `build_parser`)
+def cmd_train(args, # The parsed `gan-notes train` arguments (see `build_parser`)
+              role=None # This process's part in a distributed run (`gan_notes.distributed.RankRole`); default the only process
            )->int:
     "`gan-notes train`: train, checkpoint, and write history, picture and metrics."
+    if role is None and (args.nproc is not None or ('RANK' in os.environ and 'WORLD_SIZE' in os.environ)):
+        from gan_notes.distributed import train_command   # several processes: start them, or run this one as its rank
+        return train_command(args)
     import torch
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from gan_notes.structure import load_checkpoint, atomic_write, Checkpointer, default_callbacks, MetricsCallback
     from gan_notes.experiments import get_recipe
     cfg = _train_config(args)
-    out = ensure_writable(args.out)
+    main = role is None or role.is_main   # the process that writes files
+    out = ensure_writable(args.out) if main else Path(args.out)
     ckpt = out/'checkpoint.pt'
-    saver = Checkpointer(ckpt, args.checkpoint_every)
+    saver = Checkpointer(ckpt, args.checkpoint_every) if role is None else role.checkpointer(ckpt, args.checkpoint_every)
     recipe = get_recipe(cfg['objective'])
-    cbs = default_callbacks(10) + [MetricsCallback(recipe.evaluate, args.eval_every), saver]
-    recipe, learn = _recipe_learner(cfg, cbs + ([] if args.quiet else [progress_callback(cfg['steps'])]))
+    cbs = default_callbacks(10) + [MetricsCallback(recipe.evaluate, args.eval_every), saver] + ([] if args.quiet else [progress_callback(cfg['steps'])])
+    recipe, learn = _recipe_learner(cfg, cbs if role is None else role.callbacks(cbs))
     if args.resume:
-        try: load_checkpoint(learn, ckpt)
+        try: (load_checkpoint if role is None else role.load_checkpoint)(learn, ckpt)
         except (ValueError, FileNotFoundError) as e: raise CliError(f"--resume: {e}") from None
         if learn.step > cfg['steps']: raise CliError(f"--steps {cfg['steps']}: the run in {str(out)!r} is already at step {learn.step}")
         saver.saved_step = learn.step
-    _write_json(out/'config.json', cfg)
+    if main: _write_json(out/'config.json', cfg)
     if not args.resume: saver.save(learn)
     start, t0 = learn.step, time.perf_counter()
     try:
@@ -276,6 +286,9 @@ def cmd_train(args # The parsed `gan-notes train` arguments (see `build_parser`)
         raise Interrupted(f"interrupted at step {learn.step}; the last checkpoint (step {saver.saved_step}) is in {out}; "
                           f"continue with: {PROG} train --out {out} --resume") from None
     seconds = time.perf_counter() - t0
+    if not main:   # rank 0 alone evaluates and writes the results
+        if learn.stop_reason: raise SystemExit(1)
+        return 0
     m = {**_final_metrics(learn, recipe), 'objective': cfg['objective'], 'data': cfg['data'], 'seed': cfg['seed'],
          'step': learn.step, 'stop_reason': learn.stop_reason}
     learn.history.to_csv(out/'history.csv')
@@ -419,3 +432,9 @@ def main(argv:list|None=None # Arguments without the program name; default `sys.
     except KeyboardInterrupt: print(f"{PROG}: interrupted", file=sys.stderr); raise SystemExit(130) from None
     finally:
         if main_thread: signal.signal(signal.SIGINT, old)
+
+# %% ../nbs/10_cli.ipynb #d15f0a12
+#| eval: false
+if __name__ == '__main__':
+    from gan_notes.cli import main as _main   # the package's own module, not a second copy named __main__
+    _main()
