@@ -202,9 +202,9 @@ def property_counts(data_dir # The folder holding `properties_*.json`
     return out
 
 # %% ../nbs/12_reliability.ipynb #94fcc4da
-def reliability_summary(properties:dict, # From `property_counts`
+def reliability_summary(properties:dict, # What property_counts returned
                         faults:dict, # `{fault: {'trials': n, 'survived': n, 'criterion': text}}`
-                        census:dict # From `bad_input_census`
+                        census:dict # What bad_input_census returned
                        )->dict:
     "The counts of the reliability summary: property tests, fault trials, bad-input tests, in one JSON-ready dict."
     if not isinstance(properties, dict) or set(properties) != {'fast', 'slow'}:
@@ -222,7 +222,7 @@ def reliability_summary(properties:dict, # From `property_counts`
             'bad_inputs': {'calls': census['calls'], 'cases': census['cases'], 'public_cases': census['public_cases'],
                            'notebooks': len(census['notebooks']), 'modules': mods}}
 
-def reliability_markdown(s:dict # From `reliability_summary`
+def reliability_markdown(s:dict # What reliability_summary returned
                         )->str:
     "The summary as a Markdown page."
     if not isinstance(s, dict) or not {'properties', 'faults', 'bad_inputs'} <= set(s): raise ValueError("s must be reliability_summary's result")
@@ -251,7 +251,7 @@ def reliability_markdown(s:dict # From `reliability_summary`
               for m, r in b['modules'].items()]
     return '\n'.join(lines) + '\n'
 
-def write_reliability(s:dict, # From `reliability_summary`
+def write_reliability(s:dict, # What reliability_summary returned
                       json_path, # Where the counts go
                       md_path # Where the page goes
                      )->tuple:
