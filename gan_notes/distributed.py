@@ -39,14 +39,21 @@ def dist_env()->dict:
         raise ValueError(f"RANK {rank} must be in [0, WORLD_SIZE) with WORLD_SIZE {world} >= 1, and LOCAL_RANK {local} >= 0")
     return {'rank': rank, 'world_size': world, 'local_rank': local, 'launched': True}
 
+def _check_index(name, v):
+    "`ValueError` naming `name` unless `v` is an integer >= 0 (not a bool)."
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0: raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+
 def choose_backend(device # The device this rank trains on
                   )->str:
     "The `torch.distributed` backend for `device`: `'nccl'` on CUDA, `'gloo'` otherwise."
-    return 'nccl' if torch.device(device).type == 'cuda' else 'gloo'
+    try: device = torch.device(device)
+    except (RuntimeError, TypeError): raise ValueError(f"device must be a torch.device or a name such as 'cpu' or 'cuda:0', got {device!r}") from None
+    return 'nccl' if device.type == 'cuda' else 'gloo'
 
 def rank_device(local_rank:int # This process's index on its machine (`LOCAL_RANK`)
                )->torch.device:
     "The device of the rank with `local_rank`: GPU number `local_rank` when CUDA is available, else the CPU."
+    _check_index('local_rank', local_rank)
     if not torch.cuda.is_available(): return torch.device('cpu')
     n = torch.cuda.device_count()
     if local_rank >= n:
@@ -97,6 +104,7 @@ def rank_seed(seed:int, # The run's seed
               rank:int # The rank
              )->int:
     "A seed for rank `rank`'s own stream, derived from (`seed`, `rank`) by NumPy's `SeedSequence` (no collision with another run's seed)."
+    _check_index('seed', seed); _check_index('rank', rank)
     return int(np.random.SeedSequence([int(seed), int(rank), 0x6464705f]).generate_state(1, np.uint64)[0])
 
 _KIND = {**{f: 'sized' for f in (torch.rand, torch.randn, torch.randint)}, **{f: 'like' for f in (torch.rand_like, torch.randn_like)},
@@ -117,7 +125,10 @@ class ShardedDraws(TorchFunctionMode):
                  rank_rngs:dict|None=None, # Per-device generators of this rank's own stream (dropout); created as needed
                  seed:int=0): # Seed of this rank's own stream (see `rank_seed`)
         super().__init__()
-        if not 0 <= rank < world_size: raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
+        for name, v in (('n', n), ('world_size', world_size)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
+            raise ValueError(f"rank must be an integer in [0, {world_size}), got {rank!r}")
         self.n, self.world_size, self.rank, self.rng, self.seed = n, world_size, rank, rng, seed
         self.rank_rngs = {} if rank_rngs is None else rank_rngs
         self.split = 0   # draws split so far (for tests and benchmarks)
@@ -176,6 +187,7 @@ class _Replica(DistributedDataParallel):
 def plain(module:nn.Module # A network, or a network wrapped by `DDPCallback`
          )->nn.Module:
     "The network itself, unwrapped from DDP."
+    if not isinstance(module, nn.Module): raise ValueError(f"module must be an nn.Module, got {type(module).__name__}")
     return module.module if isinstance(module, DistributedDataParallel) else module
 
 # %% ../nbs/11_distributed.ipynb #b9549ddc
@@ -190,6 +202,7 @@ def _shared_parameters(models:dict)->list:
 
 def check_sync_batchnorm(learn:Learner)->None:
     "`ValueError` when a network has `nn.SyncBatchNorm` but the learner trains on a CPU, where SyncBatchNorm cannot run."
+    if not isinstance(learn, Learner): raise ValueError(f"learn must be a Learner, got {type(learn).__name__}")
     if learn.device.type == 'cuda': return
     for name, m in learn.models.items():
         if any(isinstance(s, nn.SyncBatchNorm) for s in plain(m).modules()):
@@ -202,6 +215,9 @@ class DDPCallback(Callback):
     order = -20   # before Recorder and StopOnNaN see the step's logs; outermost around the backward and step chains
     def __init__(self, find_unused:tuple|None=None, # Networks whose forward leaves parameters unused; default the objective's `find_unused_parameters`
                  sync_batchnorm:bool=False): # Convert every BatchNorm to `nn.SyncBatchNorm` before wrapping (CUDA only): statistics over the global batch
+        if find_unused is not None and (isinstance(find_unused, str) or not all(isinstance(n, str) for n in find_unused)):
+            raise ValueError(f"find_unused must be a tuple of network names such as ('Q',), got {find_unused!r}")
+        if not isinstance(sync_batchnorm, bool): raise ValueError(f"sync_batchnorm must be True or False, got {sync_batchnorm!r}")
         self.find_unused, self.sync_batchnorm = find_unused, sync_batchnorm
         self._plain, self._mode, self._active = {}, None, False
 
@@ -318,6 +334,8 @@ def ghost_batchnorm(module:nn.Module, # A network; its BatchNorm layers are repl
                     groups:int # Number of chunks (ranks)
                    )->nn.Module:
     "Replace every `BatchNorm1d/2d/3d` in `module` by a `GhostBatchNorm` sharing its parameters; return `module`."
+    if not isinstance(module, nn.Module): raise ValueError(f"module must be an nn.Module, got {type(module).__name__}")
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1: raise ValueError(f"groups must be a positive integer, got {groups!r}")
     for name, child in module.named_children():
         if isinstance(child, nn.modules.batchnorm._BatchNorm): setattr(module, name, GhostBatchNorm(child, groups))
         else: ghost_batchnorm(child, groups)
@@ -326,6 +344,7 @@ def ghost_batchnorm(module:nn.Module, # A network; its BatchNorm layers are repl
 # %% ../nbs/11_distributed.ipynb #b1422615
 def rank_state(learn:Learner)->dict:
     "What belongs to this rank alone: its RNG states, its own streams' states, and its networks' buffers (BatchNorm statistics)."
+    if not isinstance(learn, Learner): raise ValueError(f"learn must be a Learner, got {type(learn).__name__}")
     return {'rng': _rng_state(learn), 'rank_rngs': {d: g.get_state() for d, g in getattr(learn, 'rank_rngs', {}).items()},
             'buffers': {n: {k: b.detach().cpu().clone() for k, b in plain(m).named_buffers()} for n, m in learn.models.items()}}
 
@@ -381,6 +400,10 @@ class RankRole:
     "How `gan_notes.cli.cmd_train` runs on one rank: DDP on every rank; rank 0 alone evaluates, shows progress and writes files."
     def __init__(self, rank:int, # This process's rank
                  world_size:int): # Number of processes
+        if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
+            raise ValueError(f"world_size must be a positive integer, got {world_size!r}")
+        if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
+            raise ValueError(f"rank must be an integer in [0, {world_size}), got {rank!r}")
         self.rank, self.world_size = rank, world_size
     @property
     def is_main(self)->bool: return self.rank == 0
@@ -421,6 +444,11 @@ def torchrun_args(nproc:int, # Processes on this machine
                   rdzv_timeout:float=120. # Seconds to wait for the other machines
                  )->list:
     "The `torchrun` arguments that start `nproc` processes here running `command`: `--standalone` on one machine, a c10d rendezvous otherwise."
+    for name, v in (('nproc', nproc), ('nnodes', nnodes)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if isinstance(command, str) or not all(isinstance(c, str) for c in command):
+        raise ValueError(f"command must be a list of strings such as ['-m', 'gan_notes.cli', 'train'], got {command!r}")
+    if not rdzv_timeout > 0: raise ValueError(f"rdzv_timeout must be a positive number of seconds, got {rdzv_timeout!r}")
     if nnodes == 1 and rdzv_endpoint is None: head = ['--standalone']
     else:
         if rdzv_endpoint is None: raise ValueError(f"nnodes={nnodes} needs rdzv_endpoint, the host:port where the machines meet")
@@ -570,6 +598,12 @@ def _record(learn)->dict:
             'opts': {n: o.state_dict() for n, o in learn.opts.items()}, 'history': learn.history.as_dict(),
             'rank_rngs': {d: g.get_state() for d, g in getattr(learn, 'rank_rngs', {}).items()}}
 
+def _check_cases(cases, dtypes):
+    unknown = [c for c in cases if c not in CHECK_CASES]
+    if isinstance(cases, str) or unknown: raise ValueError(f"unknown check case {(unknown or [cases])[0]!r}; choose from {list(CHECK_CASES)}")
+    bad = [d for d in dtypes if d not in ('float32', 'float64')]
+    if isinstance(dtypes, str) or bad: raise ValueError(f"dtypes must be a list of 'float32' and 'float64', got {dtypes!r}")
+
 def run_check(out, # Folder for the ranks' files
               cases=CHECK_CASES, # Names in `CHECK_CASES`
               steps:int=8, # Training steps per case
@@ -578,6 +612,7 @@ def run_check(out, # Folder for the ranks' files
               dtypes=('float64',) # Default dtypes to train in
              )->list:
     "On every rank of a torchrun job: train each case with `DDPCallback`; rank r writes `out/CASE.DTYPE.rank{r}.pt`."
+    _check_cases(cases, dtypes)
     init_distributed(timeout=120)
     rank, out = dist.get_rank(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -617,7 +652,10 @@ def check_report(out, # Folder written by `run_check`
                  cases=CHECK_CASES, steps:int=8, batch_size:int=64, dtypes=('float64',)
                 )->list:
     "For each case and dtype: how far the ranks are from one process trained the plain way, whether they agree, whether resume was exact."
+    _check_cases(cases, dtypes)
     out, rows = Path(out), []
+    missing = [f'{c}.{d}.rank{r}.pt' for d in dtypes for c in cases for r in range(world_size) if not (out/f'{c}.{d}.rank{r}.pt').is_file()]
+    if missing: raise ValueError(f"{out} lacks {missing[0]} (and {len(missing) - 1} more): run `torchrun ... -m gan_notes.distributed check --out {out}` first")
     for dtype in dtypes:
         for case in cases:
             recs = [torch.load(out/f'{case}.{dtype}.rank{r}.pt', weights_only=True) for r in range(world_size)]
@@ -659,7 +697,10 @@ def check_main(argv:list|None=None # Arguments; default `sys.argv[1:]`
         s.add_argument('--dtypes', default='float64', help='comma-separated default dtypes (default float64)')
         if name == 'check': s.add_argument('--resume-at', type=int, help='also checkpoint at this step and resume')
         else: s.add_argument('--world-size', type=int, required=True, help='number of ranks that ran check')
-    a = p.parse_args(argv)
+    try: a = p.parse_args(argv)
+    except SystemExit as e:
+        if e.code: raise ValueError(f"python -m gan_notes.distributed: bad arguments {argv!r} (see --help)") from None
+        raise
     torch.set_num_threads(1)
     kw = dict(cases=a.cases.split(','), steps=a.steps, batch_size=a.batch_size, dtypes=a.dtypes.split(','))
     if a.cmd == 'check':

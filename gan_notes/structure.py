@@ -187,6 +187,7 @@ def check_objective(objective)->None:
 class CrossEntropyObjective(Objective):
     "The standard GAN: D by binary cross-entropy on logits, G by the non-saturating loss -E log D(G(z))."
     def __init__(self, k:int=1): # Discriminator updates per generator update
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1: raise ValueError(f"k must be an integer >= 1, got {k!r}")
         self.k = k
 
     def d_loss(self, learn, batch):
@@ -787,6 +788,7 @@ class Checkpointer(Callback):
     order = 10
     def __init__(self, path, # Checkpoint file
                  every:int=1000): # Steps between saves
+        _check_positive_int(every, 'every')
         self.path, self.every, self.saved_step = Path(path), every, None
 
     def save(self, learn)->bool:
