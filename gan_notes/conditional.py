@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['check_labels', 'ConditionalObjective', 'LabelEncoder', 'ConditionalGenerator', 'ConditionalDiscriminator',
-           'LabelledToy', 'labelled_toy']
+           'LabelledToy', 'labelled_toy', 'label_values', 'conditional_value', 'optimal_conditional_discriminator',
+           'optimal_conditional_value', 'label_channels', 'conditional_accuracy']
 
-# %% ../nbs/05_conditional.ipynb #34d063ac
+# %% ../nbs/05_conditional.ipynb #991df466
 import math
 import torch
 from torch import nn, Tensor
@@ -14,7 +15,7 @@ import torch.nn.functional as F
 from .data import toy_dataset, ToyDataset, mode_coverage, check_samples, _check_n
 from .structure import CrossEntropyObjective, Learner, Recipe, TensorSource, mlp, seed_everything, _activation, _first
 
-# %% ../nbs/05_conditional.ipynb #aeb81f21
+# %% ../nbs/05_conditional.ipynb #3fb30f8e
 _INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
 def check_labels(y, # Labels: an int (repeated `n` times), or a 1-D tensor/array/list of integers
@@ -53,7 +54,7 @@ def _check_n_classes(n_classes):
         raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
     return n_classes
 
-# %% ../nbs/05_conditional.ipynb #1a212fd0
+# %% ../nbs/05_conditional.ipynb #8af2b8f4
 class ConditionalObjective(CrossEntropyObjective):
     "The conditional GAN: D(x, y) by binary cross-entropy on logits, G(z, y) by the non-saturating loss; fake labels follow the real batch's."
     def __init__(self, n_classes:int, # Number of classes K; labels are 0..K-1
@@ -103,7 +104,7 @@ class ConditionalObjective(CrossEntropyObjective):
         x, y = self.labelled(batch)
         return self.generator_loss(learn.D(learn.fake(self.sample_latent(learn, len(x), y=y)), y)), {}
 
-# %% ../nbs/05_conditional.ipynb #882a3c2d
+# %% ../nbs/05_conditional.ipynb #4bcb4641
 class LabelEncoder(nn.Module):
     "Labels (N,) to vectors (N, dim): one-hot rows (dim = K), or a learned embedding when `embed_dim` is given."
     def __init__(self, n_classes:int, # Number of classes K
@@ -123,7 +124,7 @@ class LabelEncoder(nn.Module):
         if self.embedding is None: return F.one_hot(y, self.n_classes).float()
         return self.embedding(y.to(self.embedding.weight.device))
 
-# %% ../nbs/05_conditional.ipynb #be90d972
+# %% ../nbs/05_conditional.ipynb #08c9d93f
 def _shape(s, name):
     s = (s,) if isinstance(s, int) and not isinstance(s, bool) else tuple(s) if isinstance(s, (tuple, list)) else None
     if not s or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in s):
@@ -190,7 +191,7 @@ class ConditionalDiscriminator(nn.Module):
         "The logit of D(x, y)."
         return self.net[-1](self.features(x, y)).squeeze(1)
 
-# %% ../nbs/05_conditional.ipynb #b2618769
+# %% ../nbs/05_conditional.ipynb #0bea778f
 class LabelledToy:
     "A toy mixture whose batches are `(x, y)`: y is the index of the mixture component x was drawn from."
     def __init__(self, ds:ToyDataset): # A mixture with centres (ring8, grid25)
@@ -213,3 +214,101 @@ def labelled_toy(data='ring8' # A toy mixture name (`'ring8'`, `'grid25'`) or a 
                 )->LabelledToy:
     "The toy mixture `data` with labels: batches `(x, y)`, y the index of each point's mode."
     return LabelledToy(toy_dataset(data) if isinstance(data, str) else data)
+
+# %% ../nbs/05_conditional.ipynb #8b7a849e
+from .vanilla import value_function, optimal_discriminator, js_divergence, _check_pair, _check_dist
+
+# %% ../nbs/05_conditional.ipynb #cea8baec
+def _label_stats(real_logits, fake_logits, labels, n_classes):
+    "Checked float64 logits, labels, and per label: the count n_y and V̂_y (NaN where n_y = 0)."
+    r, f = _check_pair(real_logits, fake_logits)
+    y = check_labels(labels, _check_n_classes(n_classes), len(r), 'labels')
+    n_y = torch.bincount(y, minlength=n_classes).double()
+    tot = torch.zeros(n_classes, dtype=torch.float64).index_add_(0, y, -F.softplus(-r.double()) - F.softplus(f.double()))
+    return n_y, torch.where(n_y > 0, tot/n_y.clamp(min=1), torch.full_like(tot, math.nan))
+
+def label_values(real_logits:Tensor, # D's logits on n real pairs (x_i, y_i), shape (n,)
+                 fake_logits:Tensor, # D's logits on n fakes (G(z_i, y_i), y_i) with the same labels, shape (n,)
+                 labels:Tensor, # The n labels y_i
+                 n_classes:int # Number of classes K
+                )->Tensor: # (K,) float64: V̂_y for each label, NaN for a label absent from the batch
+    "Form (C) per label: V̂_y = mean log D(x, y) + mean log(1 - D(G(z, y), y)) over the samples of label y."
+    return _label_stats(real_logits, fake_logits, labels, n_classes)[1]
+
+def conditional_value(real_logits:Tensor, # D's logits on n real pairs, shape (n,)
+                      fake_logits:Tensor, # D's logits on n fakes with the same labels, shape (n,)
+                      labels:Tensor, # The n labels
+                      n_classes:int, # Number of classes K
+                      p_y=None # Label probabilities (K,) to weight V̂_y with; default the batch frequencies n_y/n
+                     )->float:
+    "Form (C) averaged over labels: sum_y p(y) V̂_y (with the batch's label frequencies it equals the joint form's batch mean)."
+    n_y, v = _label_stats(real_logits, fake_logits, labels, n_classes)
+    if p_y is None: p = n_y/n_y.sum()
+    else:
+        p = _check_dist(p_y, 'p_y')
+        if len(p) != n_classes: raise ValueError(f"p_y must have {n_classes} entries (one per class), got {len(p)}")
+    missing = torch.nonzero((p > 0) & (n_y == 0)).flatten().tolist()
+    if missing: raise ValueError(f"p_y gives weight to label(s) {missing}, which the batch does not hold")
+    present = p > 0
+    return float((p[present]*v[present]).sum())
+
+# %% ../nbs/05_conditional.ipynb #7242674f
+def _check_conditionals(p, name, density=False):
+    "(K, M) float64 rows of conditional probabilities p(x|y) (each row sums to 1 unless `density`)."
+    t = torch.as_tensor(p, dtype=torch.float64)
+    if t.ndim != 2 or 0 in t.shape: raise ValueError(f"{name} must be a (K, M) table of p(x|y), one row per label, got shape {tuple(t.shape)}")
+    for i, row in enumerate(t):
+        try: _check_dist(row, f"{name}[{i}]", density)
+        except ValueError as e: raise ValueError(f"{e} (rows of {name} are the conditionals p(x|y={i}))") from None
+    return t
+
+def optimal_conditional_discriminator(p_r, # (K, M): p_r(x|y) for K labels and M points, each row summing to 1
+                                      p_g, # (K, M): p_g(x|y) at the same points
+                                      density:bool=False # Rows are density values at points (need not sum to 1)
+                                     )->Tensor: # (K, M) float64 D*(x, y), 1/2 where both are 0
+    "The discriminator that maximises the conditional value function for fixed G: D*(x, y) = p_r(x|y)/(p_r(x|y) + p_g(x|y))."
+    pr, pg = _check_conditionals(p_r, 'p_r', density), _check_conditionals(p_g, 'p_g', density)
+    if pr.shape != pg.shape: raise ValueError(f"p_r and p_g must have the same shape, got {tuple(pr.shape)} and {tuple(pg.shape)}")
+    return optimal_discriminator(pr.flatten(), pg.flatten(), density=True).reshape(pr.shape)
+
+def optimal_conditional_value(p_r, # (K, M): p_r(x|y), rows summing to 1
+                              p_g, # (K, M): p_g(x|y), rows summing to 1
+                              p_y # (K,): label probabilities p(y)
+                             )->float: # V(D*, G) in nats, in [-log 4, 0]
+    "The value at the optimal discriminator: -log 4 + 2 sum_y p(y) JSD(p_r(.|y) || p_g(.|y))."
+    pr, pg = _check_conditionals(p_r, 'p_r'), _check_conditionals(p_g, 'p_g')
+    if pr.shape != pg.shape: raise ValueError(f"p_r and p_g must have the same shape, got {tuple(pr.shape)} and {tuple(pg.shape)}")
+    p = _check_dist(p_y, 'p_y')
+    if len(p) != len(pr): raise ValueError(f"p_y must have one entry per row of p_r ({len(pr)}), got {len(p)}")
+    return -math.log(4) + 2*sum(float(w)*js_divergence(a, b) for w, a, b in zip(p, pr, pg) if w > 0)
+
+# %% ../nbs/05_conditional.ipynb #5b16e702
+def label_channels(x:Tensor, # (N, C, H, W) images
+                   y:Tensor, # (N,) int64 labels
+                   n_classes:int # Number of classes K
+                  )->Tensor: # (N, C + K, H, W): the images with K constant one-hot planes appended
+    "Images with their labels broadcast as K extra one-hot channels: the input of a conditional image discriminator."
+    if not torch.is_tensor(x) or x.ndim != 4: raise ValueError(f"x must be an (N, C, H, W) image tensor, got {tuple(getattr(x, 'shape', ()))}")
+    y = check_labels(y, _check_n_classes(n_classes), len(x)).to(x.device)
+    planes = F.one_hot(y, n_classes).to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])
+    return torch.cat([x, planes], 1)
+
+# %% ../nbs/05_conditional.ipynb #877c1a77
+def conditional_accuracy(samples, # (N, 2) samples generated for the labels
+                         labels, # (N,) the labels they were generated for
+                         centers, # (K, 2) the centre of each label's mode (label y's centre is row y)
+                         std:float # Standard deviation of each mode
+                        )->dict: # `{'conditional_accuracy', 'per_label', 'min_label_accuracy', 'labels_covered'}`
+    "Fraction of samples whose nearest centre is their label's and which lie within 3 std of it; the same per label."
+    x, c = check_samples(samples), check_samples(centers, 'centers')
+    y = check_labels(labels, len(c), len(x), 'labels')
+    if isinstance(std, bool) or not isinstance(std, (int, float)) or not std > 0 or not math.isfinite(std):
+        raise ValueError(f"std must be a positive number, got {std!r}")
+    dist, nearest = torch.cdist(x, c).min(1)
+    ok = ((nearest == y) & (dist <= 3*std)).double()
+    n_y = torch.bincount(y, minlength=len(c)).double()
+    hits = torch.zeros(len(c), dtype=torch.float64).index_add_(0, y, ok)
+    per = torch.where(n_y > 0, hits/n_y.clamp(min=1), torch.full_like(hits, math.nan))
+    asked = n_y > 0
+    return {'conditional_accuracy': float(ok.mean()), 'per_label': per.tolist(),
+            'min_label_accuracy': float(per[asked].min()), 'labels_covered': int((hits > 0).sum())}
