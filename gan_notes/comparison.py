@@ -282,7 +282,8 @@ def ensemble_learner(learners:list, # Fresh learners (step 0) of one architectur
 def train_apart_and_together(make, # `make(data, seed) -> Learner`: a fresh learner of one run
                              runs:list, # `[(data, seed), ...]`
                              steps:int, # Steps of every run
-                             dtype=torch.float64 # torch's default dtype while the learners are built and trained
+                             dtype=torch.float64, # torch's default dtype while the learners are built and trained
+                             cbs:list=() # Callbacks of the ensemble learner (e.g. `default_callbacks(10)` to compare its history)
                             )->tuple: # `(separate learners, ensemble learner)`
     "Train `runs` one after another as separate learners and together as one ensemble, in `dtype`."
     if not runs: raise ValueError("runs must hold at least one (data, seed)")
@@ -290,7 +291,7 @@ def train_apart_and_together(make, # `make(data, seed) -> Learner`: a fresh lear
     torch.set_default_dtype(dtype)
     try:
         single = [make(d, s).fit(steps) for d, s in runs]
-        return single, ensemble_learner([make(d, s) for d, s in runs]).fit(steps)
+        return single, ensemble_learner([make(d, s) for d, s in runs], cbs).fit(steps)
     finally: torch.set_default_dtype(old)
 
 def _pairs(ens_net, net):
