@@ -1,10 +1,11 @@
 """Sweep throughput: the runs of a comparison trained as batched ensembles against the same runs trained one after another.
 
-The main job (`gan-notes compare`) trains every objective's seeds of one dataset together, as one batched ensemble of
-independent networks (`gan_notes.comparison.ensemble_learner`). This benchmark measures what that buys, in one process on
+The main job (`gan-notes compare`) trains all the runs of one objective (its seeds on every dataset: 6 by default) together,
+as one batched ensemble of independent networks (`gan_notes.comparison.ensemble_learner`). This benchmark measures what that buys, in one process on
 one torch thread, for each objective of `gan_notes.experiments.OBJECTIVES` with its default toy settings:
 
-- **sequential**: `seeds` separate learners of ring8 (seeds 0, 1, ...), each trained `steps` steps, one after another;
+- **sequential**: `seeds` separate learners of ring8 (seeds 0, 1, ...; default 6, the members of one ensemble of the default
+  comparison: 3 seeds × 2 datasets), each trained `steps` steps, one after another;
 - **ensemble**: the same runs as one ensemble learner, `steps` steps.
 
 Both do the same updates (the comparison notebook checks in float64 that the ensemble's members are the separate runs). The
@@ -18,7 +19,7 @@ A second part times a small sweep (every objective, ring8, `seeds` seeds, `sweep
 ratio of wall times is what a user sees. On a shared machine the workers do not get whole cores, so this ratio understates
 a quiet machine's.
 
-    python bench/sweep_bench.py [--steps 200] [--rounds 3] [--seeds 3] [--sweep-steps 300] [--out bench]
+    python bench/sweep_bench.py [--steps 200] [--rounds 3] [--seeds 6] [--sweep-steps 300] [--out bench]
 
 `run(out_dir)` does the same from Python (for `bench/run.py`), writes `sweep_results.json` and `sweep_results.md`, and
 returns the path of the Markdown file.
@@ -36,7 +37,7 @@ def _time(f):
     f()
     return time.perf_counter() - t, time.process_time() - c
 
-def objective_ratios(steps:int=200, rounds:int=3, seeds:int=3)->dict:
+def objective_ratios(steps:int=200, rounds:int=3, seeds:int=6)->dict:
     "Per objective: times of `seeds` separate runs and of the same runs as one ensemble, `steps` steps, over `rounds` rounds."
     out = {}
     for name, ref in OBJECTIVES.items():
@@ -58,7 +59,7 @@ def objective_ratios(steps:int=200, rounds:int=3, seeds:int=3)->dict:
               f"the throughput of {seeds} runs in turn", file=sys.stderr, flush=True)
     return out
 
-def sweep_versus_sequential(seeds:int=3, steps:int=300, jobs:int=2)->dict:
+def sweep_versus_sequential(seeds:int=6, steps:int=300, jobs:int=2)->dict:
     "Wall time of a small sweep in `jobs` workers against the same runs, one after another, in this process."
     objectives = dict(OBJECTIVES)
     t = time.perf_counter()
@@ -94,7 +95,7 @@ def markdown(res:dict)->str:
               f"alone, in one process, gives {res['overall_cpu']:.2f}× (CPU time)."]
     return '\n'.join(lines) + '\n'
 
-def run(out_dir='bench', steps:int=200, rounds:int=3, seeds:int=3, sweep_steps:int=300)->Path:
+def run(out_dir="bench", steps:int=200, rounds:int=3, seeds:int=6, sweep_steps:int=300)->Path:
     "Measure, write `sweep_results.json` and `sweep_results.md` into `out_dir`, return the Markdown file's path."
     torch.set_num_threads(1)
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
@@ -114,7 +115,7 @@ def run(out_dir='bench', steps:int=200, rounds:int=3, seeds:int=3, sweep_steps:i
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--steps', type=int, default=200); p.add_argument('--rounds', type=int, default=3)
-    p.add_argument('--seeds', type=int, default=3); p.add_argument('--sweep-steps', type=int, default=300)
+    p.add_argument("--seeds", type=int, default=6); p.add_argument('--sweep-steps', type=int, default=300)
     p.add_argument('--out', default=str(Path(__file__).resolve().parent))
     a = p.parse_args()
     print(run(a.out, a.steps, a.rounds, a.seeds, a.sweep_steps).read_text())

@@ -627,10 +627,6 @@ def _fmt(mse, scale=1., digits=2, runs=None)->str:
 
 COLUMNS = [('modes', 'modes (≥1)', 1., 1), ('modes_20', 'modes (≥20)', 1., 1), ('hq', 'hq (%)', 100., 1), ('reverse_kl', 'reverse KL', 1., 2)]
 
-def meaningless(hq:float, uniform_hq:float)->bool:
-    "Whether a mode count at high-quality fraction `hq` says nothing: `hq` within 2× of a uniform cloud's."
-    return not hq > 2*uniform_hq
-
 def _columns(d:str)->list:
     "The table's columns for dataset `d`: (metric, header, scale, digits); W1 alone for data without centres."
     ds = toy_dataset(d)
@@ -654,7 +650,7 @@ def report_table(runs:list, # Records from `sweep`
         for d, (k, _, sc, dg) in cols:
             r = summ.get((o, d))
             if r is None: cells.append('—'); continue
-            flag = '†' if d in base and k.startswith('modes') and meaningless(r['hq'][0], base[d]['uniform']['hq']) else ''
+            flag = '†' if d in base and k.startswith('modes') and r['hq'][0] is not None and meaningless(float(r['hq'][0]), base[d]['uniform']['hq']) else ''
             cells.append(_fmt(r.get(k), sc, dg, r['runs']) + flag)
         row(o, cells)
     if reference and base:

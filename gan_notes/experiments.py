@@ -137,7 +137,15 @@ def compare(objectives=None, # Names in `OBJECTIVES`; default all five
                  'gan_notes.experiments:evaluate', eval_every, eval_last, progress)
 
 # %% ../nbs/09_experiments.ipynb #e264a750
-def _collapsed(r, uniform_hq): return r['modes_20'] <= 2 and not meaningless(r['hq'], uniform_hq)
+def _collapsed(r, uniform_hq): return r['modes_20'] <= 2 and not meaningless(float(r['hq']), uniform_hq)
+
+def _why_not_collapsed(rs, uniform_hq)->str:
+    "What the seeds that did not collapse did instead, counted from their records."
+    off = sum(meaningless(float(r['hq']), uniform_hq) for r in rs)
+    spread = sum(r['modes_20'] > 2 for r in rs)
+    why = ([f"{off} of {len(rs)} seeds never reached the data (hq within 2× of the uniform cloud's), so there was nothing to collapse onto"]
+           if off else []) + ([f"{spread} of {len(rs)} seeds kept more than 2 modes with ≥ {MIN_COUNT} samples"] if spread else [])
+    return f" Why not: {'; '.join(why)}." if why else ''
 
 def claims(runs:list # Records from `compare`
           )->list: # Markdown lines, one per claim that the runs can decide
@@ -158,7 +166,8 @@ def claims(runs:list # Records from `compare`
                      f"(at most 2 modes with ≥ {MIN_COUNT} samples, hq above twice the uniform cloud's {100*unif:.1f}%)"
                      + (f", reverse KL of the most collapsed {max(kl):.2f} (ln 8 = {ln8:.2f})" if kl else '')
                      + f"; mean modes {m20[0]:.1f} by the ≥{MIN_COUNT} rule, {mean_se([r['modes'] for r in rs])[0]:.1f} by the ≥1 rule, "
-                     f"hq {100*mean_se([r['hq'] for r in rs])[0]:.1f}%.")
+                     f"hq {100*mean_se([r['hq'] for r in rs])[0]:.1f}%."
+                     + ('' if ok else _why_not_collapsed(rs, unif)))
     rs = by.get(('wgan-gp', 'ring8'))
     if rs:
         def covered(r):
