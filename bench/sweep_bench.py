@@ -72,6 +72,12 @@ def sweep_versus_sequential(seeds:int=6, steps:int=300, jobs:int=2)->dict:
     return {'runs': len(runs), 'steps': steps, 'jobs': jobs, 'sweep_wall': w_sweep, 'sequential_wall': w_seq, 'sequential_cpu': c_seq,
             'ratio_wall': w_seq/w_sweep}
 
+def overall(per:dict)->dict:
+    """Throughput ratio of all objectives together, each run for the same number of steps (as in the default comparison):
+    the summed time per step of the runs in turn over the summed time per step of the ensembles, per clock."""
+    return {clock: sum(statistics.median(r[f'seq_{clock}'])/r['steps'] for r in per.values())
+                   /sum(statistics.median(r[f'ens_{clock}'])/r['steps'] for r in per.values()) for clock in ('wall', 'cpu')}
+
 def markdown(res:dict)->str:
     m, p, s = res['machine'], res['per_objective'], res['sweep']
     lines = ['# Sweep throughput', '',
@@ -88,7 +94,8 @@ def markdown(res:dict)->str:
     lines += [f"| **all, as weighted in the default comparison** | | | | **{res['overall_cpu']:.2f}×** | **{res['overall_wall']:.2f}×** |", '',
               f"**The main job's way against runs in turn**: a sweep of {s['runs']} runs ({len(p)} objectives × {res['seeds']} seeds, ring8, "
               f"{s['steps']} steps), `sweep` in {s['jobs']} worker processes: {s['sweep_wall']:.1f} s wall; the same runs one after another in "
-              f"one process: {s['sequential_wall']:.1f} s wall ({s['sequential_cpu']:.1f} s CPU). Ratio **{s['ratio_wall']:.2f}×** in wall time "
+              f"one process: {s['sequential_wall']:.1f} s wall ({s['sequential_cpu']:.1f} s CPU, so that process got "
+              f"{s['sequential_cpu']/s['sequential_wall']:.0%} of a core). Ratio **{s['ratio_wall']:.2f}×** in wall time "
               "(worker start-up included; on a shared machine the workers do not get whole cores).", '',
               f"**Target** ≥ {TARGET:g}× sweep throughput against runs in turn: "
               + ('met' if s['ratio_wall'] >= TARGET else 'not met') + f" by the main job's way ({s['ratio_wall']:.2f}× wall); the ensemble "
@@ -102,8 +109,7 @@ def run(out_dir="bench", steps:int=200, rounds:int=3, seeds:int=6, sweep_steps:i
     load0 = os.getloadavg()[0]
     per = objective_ratios(steps, rounds, seeds)
     sw = sweep_versus_sequential(seeds, sweep_steps)
-    tot = {clock: sum(statistics.median(r[f'seq_{clock}'])*r['steps'] for r in per.values())/sum(statistics.median(r[f'ens_{clock}'])*r['steps'] for r in per.values())
-           for clock in ('wall', 'cpu')}
+    tot = overall(per)
     res = {'date': time.strftime('%Y-%m-%d %H:%M'), 'seeds': seeds, 'rounds': rounds,
            'machine': {'cpus': os.cpu_count(), 'torch': torch.__version__, 'python': platform.python_version(), 'load_start': load0,
                        'load_end': os.getloadavg()[0]},
