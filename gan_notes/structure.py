@@ -11,7 +11,7 @@ __all__ = ['ACTIVATIONS', 'CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'seed_every
            'coverage_metric', 'Recipe', 'plot_run']
 
 # %% ../nbs/01_structure.ipynb #36994f03
-import csv, os, random, tempfile, warnings
+import csv, io, os, random, tempfile, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -710,8 +710,9 @@ def save_checkpoint(learn:Learner, # The learner to save
                     path # Target file; written atomically
                    )->Path:
     "Save `learn` to `path` atomically (a temporary file, then a rename)."
-    state = checkpoint_state(learn)
-    return atomic_write(path, lambda f: torch.save(state, f))
+    buf = io.BytesIO()
+    torch.save(checkpoint_state(learn), buf)   # serialised in memory first: a full disk then fails in a plain write, as an
+    return atomic_write(path, lambda f: f.write(buf.getbuffer()))   # OSError (torch's zip writer turns it into a RuntimeError)
 
 # %% ../nbs/01_structure.ipynb #cc53428a
 def _read_state(path:Path)->dict:
