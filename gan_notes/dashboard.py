@@ -41,6 +41,7 @@ LOSS_KEYS = ('d_loss', 'g_loss')
 
 def grad_keys(history)->list:
     "The history keys holding gradient norms (`grad_norm_d`, `grad_norm_g`, and any network an objective adds)."
+    if not isinstance(getattr(history, 'data', None), dict): raise ValueError(f"history must be a History, got {type(history).__name__}")
     return sorted(k for k in history.data if k.startswith('grad_norm_'))
 
 def _check_pos_int(name, v):
@@ -222,6 +223,10 @@ def progress_line(step:int, # Steps done in this fit
                   width:int=24 # Characters in the bar
                  )->str:
     "One line of text: a bar, `step/total`, percent, speed and the latest values."
+    for name, v in (('step', step), ('total', total), ('width', width)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0: raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate >= 0: raise ValueError(f"rate must be a number >= 0, got {rate!r}")
+    if not isinstance(logs, dict): raise ValueError(f"logs must be a dict of scalars, got {type(logs).__name__}")
     frac = min(1., step/total) if total else 1.
     done = int(round(frac*width))
     vals = '  '.join(f'{k} {float(v.detach() if torch.is_tensor(v) else v):.4g}' for k, v in logs.items())
@@ -232,6 +237,8 @@ def watch_clicks(button, # An `ipywidgets.Button`
                  callback # Called with no arguments as soon as a click message arrives
                 )->bool: # Whether the early hook could be installed
     "Call `callback` on a click of `button`, from ipykernel's shell channel thread while a cell runs, else via `on_click`."
+    if not callable(getattr(button, 'on_click', None)): raise ValueError(f"button must be an ipywidgets.Button, got {type(button).__name__}")
+    if not callable(callback): raise ValueError(f"callback must be a function of no arguments, got {callback!r}")
     button.on_click(lambda _: callback())
     comm = getattr(button, 'comm', None)
     route = getattr(comm, '_reply_subshell_for', None)
@@ -251,6 +258,9 @@ def redraw_due(redraws:int, # Redraws made so far in this fit
                max_overhead:float # Allowed drawing time as a fraction of training time
               )->bool:
     "Whether a live redraw fits the budget: always the first, then while drawing stays within `max_overhead` of training."
+    if isinstance(redraws, bool) or not isinstance(redraws, int) or redraws < 0: raise ValueError(f"redraws must be an integer >= 0, got {redraws!r}")
+    for name, v in (('draw_time', draw_time), ('last_draw', last_draw), ('train_time', train_time), ('max_overhead', max_overhead)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0: raise ValueError(f"{name} must be a number >= 0, got {v!r}")
     return redraws == 0 or draw_time + last_draw <= max_overhead*train_time
 
 # %% ../nbs/02_dashboard.ipynb #112df656
