@@ -4,12 +4,13 @@
 
 # %% auto #0
 __all__ = ['SUPPORTED_SIZES', 'GUIDELINES', 'VARIANTS', 'EVAL_N', 'COLLAPSE_MIN_SHARE', 'COLLAPSE_MIN_CLASSES',
-           'COLLAPSE_NN_RATIO', 'DIVERGED_D_LOSS', 'dcgan_recipe', 'UNSTABLE_SETTINGS', 'MLP_SETTINGS',
+           'COLLAPSE_NN_RATIO', 'DIVERGED_D_LOSS', 'dcgan_recipe', 'cdcgan_recipe', 'UNSTABLE_SETTINGS', 'MLP_SETTINGS',
            'conv_output_size', 'conv_transpose_output_size', 'stage_sizes', 'stage_params', 'weights_init',
            'DCGANGenerator', 'DCGANDiscriminator', 'dcgan_generator', 'dcgan_discriminator', 'GuidelineCheck',
            'check_dcgan_guidelines', 'guideline_table', 'dcgan_pair', 'check_image_range', 'mnist_digits',
            'dcgan_learner', 'classify_digits', 'collapse_stats', 'digit_metrics', 'is_collapsed', 'is_diverged',
-           'evaluate_digits', 'train_variant', 'run_parallel', 'instability_run', 'mlp_digits_learner', 'cpu_curve']
+           'evaluate_digits', 'cdcgan_evaluate', 'train_variant', 'run_parallel', 'instability_run',
+           'mlp_digits_learner', 'cpu_curve']
 
 # %% ../nbs/06_dcgan.ipynb #d6b2a735
 import math, time
@@ -112,6 +113,10 @@ def _labels(y, n:int, n_classes:int)->Tensor:
         raise ValueError(f"labels must be in 0..{n_classes - 1}, got {int(y.min())}..{int(y.max())}")
     return y
 
+def _check_net_args(main, image_size, channels, n_classes):
+    if not isinstance(main, nn.Module): raise ValueError(f"main must be an nn.Module (the layers), got {type(main).__name__}")
+    _check_image_size(image_size); _check_int(channels, 'channels'); _check_int(n_classes, 'n_classes', 0)
+
 class DCGANGenerator(nn.Module):
     "A DCGAN generator: noise z (N, z_dim), and labels y (N,) when conditional, → images (N, C, H, W) through `main`."
     def __init__(self, main:nn.Sequential, # The layers, from flat noise (and one-hot labels) to images
@@ -120,6 +125,9 @@ class DCGANGenerator(nn.Module):
                  channels:int, # Image channels
                  n_classes:int=0, # > 0: conditional, called as G(z, y)
                  output_range:tuple=(-1., 1.)): # What the output activation produces: (-1, 1) for tanh, (0, 1) for sigmoid
+        _check_net_args(main, image_size, channels, n_classes); _check_int(z_dim, 'z_dim')
+        if not isinstance(output_range, (tuple, list)) or tuple(output_range) not in ((-1., 1.), (0., 1.)):
+            raise ValueError(f"output_range must be (-1, 1) for tanh or (0, 1) for sigmoid, got {output_range!r}")
         super().__init__()
         self.main, self.z_dim, self.image_size, self.channels = main, z_dim, image_size, channels
         self.n_classes, self.output_range = n_classes, tuple(output_range)
@@ -138,6 +146,7 @@ class DCGANDiscriminator(nn.Module):
                  image_size:int, # Height = width of the images
                  channels:int, # Image channels
                  n_classes:int=0): # > 0: conditional, called as D(x, y)
+        _check_net_args(main, image_size, channels, n_classes)
         super().__init__()
         self.main, self.image_size, self.channels, self.n_classes = main, image_size, channels, n_classes
 
@@ -249,6 +258,14 @@ class GuidelineCheck:
     guideline:str # The guideline's text
     satisfied:bool # No offending layer
     offending:tuple=() # `'G.main.4 (Upsample)'`-style layer names, or a sentence in brackets for something missing
+
+    def __post_init__(self):
+        if self.key not in GUIDELINES: raise ValueError(f"key must be one of {', '.join(map(repr, GUIDELINES))}, got {self.key!r}")
+        if not isinstance(self.satisfied, bool): raise ValueError(f"satisfied must be True or False, got {self.satisfied!r}")
+        if not isinstance(self.offending, tuple) or not all(isinstance(o, str) for o in self.offending):
+            raise ValueError(f"offending must be a tuple of strings, got {self.offending!r:.80}")
+        if self.satisfied == bool(self.offending):
+            raise ValueError(f"satisfied must be True exactly when nothing is offending, got satisfied={self.satisfied} with {len(self.offending)} offending")
 
 def _leaves(net:nn.Module, who:str)->list:
     "`(name, module)` of every leaf module of `net`, in registration order (the order an `nn.Sequential` runs them)."
@@ -508,6 +525,29 @@ def _build_dcgan(data:str, seed:int, cbs:list, width:int=32, batch_size:int=64):
 
 dcgan_recipe = Recipe(_build_dcgan, evaluate_digits, ('mnist',), {'width': 32, 'batch_size': 64},
                       "DCGAN (Radford et al. 2016) on the 4,000 training digits; FID/KID on the classifier's features against the held-out 1,000")
+
+def cdcgan_evaluate(learn:Learner, # A conditional learner on the 10 digit classes (from `cdcgan_recipe`)
+                    seed:int=0 # Seed of the evaluation's latent
+                   )->dict: # `digit_metrics` and `conditional_accuracy`, `min_label_accuracy`, as floats
+    "`digit_metrics` of `EVAL_N` digits generated for balanced labels, and the classifier's conditional accuracy on them."
+    from gan_notes.conditional import mnist_conditional_accuracy
+    if not isinstance(learn, Learner): raise ValueError(f"learn must be a Learner, got {type(learn).__name__}")
+    if getattr(learn.objective, 'n_classes', None) != 10:
+        raise ValueError(f"learn must be conditional on the 10 digit classes (cdcgan_recipe), got objective {type(learn.objective).__name__}")
+    y = torch.arange(EVAL_N) % 10
+    x = _to_tanh_range(learn.generate(EVAL_N, seed=seed, y=y).cpu(), learn.G)
+    acc = mnist_conditional_accuracy(x, y)
+    return {**{k: float(v) for k, v in digit_metrics(x).items()}, 'conditional_accuracy': acc['conditional_accuracy'],
+            'min_label_accuracy': acc['min_label_accuracy']}
+
+def _build_cdcgan(data:str, seed:int, cbs:list, width:int=32, batch_size:int=64):
+    from gan_notes.conditional import ConditionalObjective
+    return dcgan_learner('dcgan', objective=ConditionalObjective(10), n_classes=10, seed=seed, cbs=cbs, width=width, batch_size=batch_size)
+
+cdcgan_recipe = Recipe(_build_cdcgan, cdcgan_evaluate, ('mnist',), {'width': 32, 'batch_size': 64},
+                       "conditional DCGAN: labels as one-hot channels of D's input and concatenated to z, on the 4,000 training digits; "
+                       "conditional accuracy, FID/KID against the held-out 1,000",
+                       lambda learn: learn.objective.preview(learn))
 
 # %% ../nbs/06_dcgan.ipynb #0e2a81f1
 def train_variant(variant:str, # A key of `VARIANTS`
