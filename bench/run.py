@@ -13,6 +13,8 @@ Sections:
    (gan_notes.experiments.time_to_quality), each with its toy settings. A run that never gets there is reported as such.
 6. distributed training: bench/dist_bench.py's run(out_dir) (images/s of the toy MLP and a DCGAN-sized conv GAN with 1
    process without DDP, 1 and 2 processes under DDP, on the CPUs; the GPU part is `python bench/dist_bench.py --gpu`).
+6. DCGAN training speed: bench/dcgan_bench.py's run(out_dir) (images/s of Learner.fit against a bare loop doing the same updates
+   on the CPU; the GPU options, channels_last and bf16 autocast, only where CUDA is available).
 A benchmark script that does not exist is reported as missing in results.md; one that fails is reported with its error.
 Each section's own files go to a temporary folder (--artifacts DIR keeps them); results.md is written atomically.
 """
@@ -141,7 +143,8 @@ def main(argv=None):
                 external_section('sweep_bench', 'Sweep throughput', out_root),
                 external_section('cli_bench', 'CLI start-up time', out_root),
                 time_to_quality_section(a.seeds, a.every, a.max_steps, a.max_seconds, a.quick),
-                external_section('dist_bench', 'Distributed training (DDP) throughput', out_root)]
+                external_section('dist_bench', 'Distributed training (DDP) throughput', out_root),
+                external_section('dcgan_bench', 'DCGAN training speed: learner vs bare loop', out_root)]
     text = '\n'.join(head) + '\n' + '\n'.join(sections) + f'\nTotal benchmark time {time.perf_counter() - t0:.0f} s.\n'
     from gan_notes.structure import atomic_write
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
