@@ -2,6 +2,7 @@
 
     python bench/run.py            # everything (about 35-40 minutes on 2 CPU cores)
     python bench/run.py --quick    # a smoke run with tiny budgets (results.md then says it is not a measurement)
+    python bench/run.py --assemble # no runs: results.md from each benchmark's own bench/<name>_results.md, as last measured
 
 Sections:
 1. loop overhead: bench/loop_bench.py's run(out_dir) (the dashboard's cost per training step);
@@ -117,6 +118,33 @@ def time_to_quality_section(seeds, every, max_steps, max_seconds, quick)->str:
     return '\n'.join(lines) + '\n'
 
 
+SECTIONS = (('loop_bench', 'Training-loop overhead'), ('fid_bench', 'FID: speed and accuracy'),
+            ('sweep_bench', 'Sweep throughput'), ('cli_bench', 'CLI start-up time'), None,
+            ('dist_bench', 'Distributed training (DDP) throughput'),
+            ('dcgan_bench', 'DCGAN training speed: learner vs bare loop'))   # None: the time-to-quality section
+
+
+def assembled_section(name, title)->str:
+    "The section of results.md from `bench/<name>`'s own results file (`loop_bench` -> `loop_results.md`), without running it."
+    md = HERE/f"{name.removesuffix('_bench')}_results.md"
+    if not md.exists(): return f'## {title}\n\n**Not measured yet: `{md.relative_to(HERE.parent)}` does not exist.**\n'
+    return f'## {title}\n\nFrom `{md.relative_to(HERE.parent)}` (written by `python bench/{name}.py`).\n\n{demote(md.read_text())}\n'
+
+
+def assemble(out)->str:
+    "Write results.md from the benchmarks' own results files; run nothing."
+    text = '\n'.join(['# gan_notes benchmarks', '',
+        f"`python bench/run.py --assemble`, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: each section below is its benchmark's "
+        "own results file, as last measured (each says when and on what machine). Nothing was run for this page.", '',
+        *[assembled_section(*sec) if sec else
+          '## Time to quality on ring8\n\n**Not in this page:** it has no results file of its own and was last measured with '
+          "WGAN-GP's image defaults, which the main job no longer uses; `python bench/run.py` measures it again.\n"
+          for sec in SECTIONS]])
+    from gan_notes.structure import atomic_write
+    atomic_write(out, lambda f: f.write(text), mode='w')
+    return text
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--quick', action='store_true', help='tiny budgets, for a smoke test (not a measurement)')
@@ -126,7 +154,9 @@ def main(argv=None):
     p.add_argument('--max-seconds', type=float, default=300., help='training-time budget per run (default 300)')
     p.add_argument('--out', default=str(HERE/'results.md'), help='the results file (default bench/results.md)')
     p.add_argument('--artifacts', help="folder for the benchmarks' own files (default: a temporary folder, removed)")
+    p.add_argument('--assemble', action='store_true', help="run nothing: results.md from each benchmark's own results file")
     a = p.parse_args(argv)
+    if a.assemble: return print(f'[bench] wrote {a.out}', assemble(a.out)[:0], file=sys.stderr)
     if a.quick: a.seeds, a.every, a.max_steps = 1, 20, 100
     if min(a.seeds, a.every, a.max_steps) < 1 or not a.max_seconds > 0: p.error('seeds, every, max-steps and max-seconds must be positive')
     import shutil, tempfile
@@ -138,13 +168,8 @@ def main(argv=None):
             f"{platform.python_version()}, torch {torch.__version__}, {platform.machine()}, {os.cpu_count()} CPU cores, "
             f"load average at start {os.getloadavg()[0]:.1f}.", '']
     if a.quick: head += ['**Quick smoke run with tiny budgets: these numbers are not measurements.**', '']
-    sections = [external_section('loop_bench', 'Training-loop overhead', out_root),
-                external_section('fid_bench', 'FID: speed and accuracy', out_root),
-                external_section('sweep_bench', 'Sweep throughput', out_root),
-                external_section('cli_bench', 'CLI start-up time', out_root),
-                time_to_quality_section(a.seeds, a.every, a.max_steps, a.max_seconds, a.quick),
-                external_section('dist_bench', 'Distributed training (DDP) throughput', out_root),
-                external_section('dcgan_bench', 'DCGAN training speed: learner vs bare loop', out_root)]
+    sections = [external_section(*sec, out_root) if sec else
+                time_to_quality_section(a.seeds, a.every, a.max_steps, a.max_seconds, a.quick) for sec in SECTIONS]
     text = '\n'.join(head) + '\n' + '\n'.join(sections) + f'\nTotal benchmark time {time.perf_counter() - t0:.0f} s.\n'
     from gan_notes.structure import atomic_write
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
