@@ -40,7 +40,7 @@ setuptools.setup(
     # setuptools ships it as a package with package data rather than warning that it is not in `packages`
     packages=setuptools.find_namespace_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*'], exclude=['*.__pycache__']),
     include_package_data=True,
-    package_data={cfg['lib_path'] + '.assets': ['*.pt']},
+    package_data={cfg['lib_path'] + '.assets': ['*']},
     install_requires=requirements,
     extras_require={'dev': dev_requirements + data_requirements, 'data': data_requirements},
     dependency_links=cfg.get('dep_links', '').split(),

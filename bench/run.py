@@ -1,14 +1,17 @@
 """Run every gan_notes benchmark and write bench/results.md.
 
-    python bench/run.py            # everything (about 20-25 minutes on 2 CPU cores)
+    python bench/run.py            # everything (about 30-35 minutes on 2 CPU cores)
     python bench/run.py --quick    # a smoke run with tiny budgets (results.md then says it is not a measurement)
 
 Sections:
 1. loop overhead: bench/loop_bench.py's run(out_dir) (the dashboard's cost per training step);
 2. FID speed and accuracy: bench/fid_bench.py's run(out_dir);
-3. time to quality: training seconds (and steps) until WGAN-GP, and separately the non-saturating GAN, first cover all 8 modes
+3. CLI start-up: bench/cli_bench.py's run(out_dir) (`gan-notes --help` and `gan-notes train --help` against `python -c pass`);
+4. time to quality: training seconds (and steps) until WGAN-GP, and separately the non-saturating GAN, first cover all 8 modes
    of ring8 with at least 90% high-quality samples, evaluated every --every steps within a step budget
    (gan_notes.experiments.time_to_quality). A run that never gets there is reported as such.
+5. distributed training: bench/dist_bench.py's run(out_dir) (images/s of the toy MLP and a DCGAN-sized conv GAN with 1
+   process without DDP, 1 and 2 processes under DDP, on the CPUs; the GPU part is `python bench/dist_bench.py --gpu`).
 A benchmark script that does not exist is reported as missing in results.md; one that fails is reported with its error.
 Each section's own files go to a temporary folder (--artifacts DIR keeps them); results.md is written atomically.
 """
@@ -136,7 +139,9 @@ def main(argv=None):
     if a.quick: head += ['**Quick smoke run with tiny budgets: these numbers are not measurements.**', '']
     sections = [external_section('loop_bench', 'Training-loop overhead', out_root),
                 external_section('fid_bench', 'FID: speed and accuracy', out_root),
-                time_to_quality_section(a.seeds, a.every, a.max_steps, a.max_seconds, a.quick)]
+                external_section('cli_bench', 'CLI start-up time', out_root),
+                time_to_quality_section(a.seeds, a.every, a.max_steps, a.max_seconds, a.quick),
+                external_section('dist_bench', 'Distributed training (DDP) throughput', out_root)]
     text = '\n'.join(head) + '\n' + '\n'.join(sections) + f'\nTotal benchmark time {time.perf_counter() - t0:.0f} s.\n'
     from gan_notes.structure import atomic_write
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

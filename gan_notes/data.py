@@ -13,10 +13,17 @@ import torch
 from torch import Tensor
 
 # %% ../nbs/00_data.ipynb #06698799
-def _check_n(n):
-    "Raise a `ValueError` unless `n` is a positive integer."
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+def _check_positive_int(v, name:str='n'):
+    "Raise a `ValueError` naming `name` unless `v` is a positive integer (not a bool)."
+    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {v!r}")
+
+def _check_n(n): _check_positive_int(n, 'n')
+
+def _check_positive(name:str, v):
+    "Raise a `ValueError` naming `name` unless `v` is a positive finite number."
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
+        raise ValueError(f"{name} must be a positive number, got {v!r}")
 
 # %% ../nbs/00_data.ipynb #a3a8cdb4
 class ToyDataset:
@@ -51,6 +58,7 @@ def ring8(radius:float=2.0, # Radius of the circle
           std:float=0.02 # Standard deviation of each component
          )->ToyDataset:
     "8 Gaussians evenly spaced on a circle (VEEGAN, PacGAN)."
+    _check_positive('radius', radius); _check_positive('std', std)
     angles = torch.arange(8, dtype=torch.float64)*2*math.pi/8
     centers = radius*torch.stack([angles.cos(), angles.sin()], 1)
     return ToyDataset('ring8', centers, std)
@@ -60,6 +68,7 @@ def grid25(spacing:float=2.0, # Distance between neighbouring centres
            std:float=0.05 # Standard deviation of each component
           )->ToyDataset:
     "25 Gaussians on the grid {-4,-2,0,2,4}² (VEEGAN, PacGAN)."
+    _check_positive('spacing', spacing); _check_positive('std', std)
     coords = spacing*torch.arange(-2, 3, dtype=torch.float32)
     centers = torch.cartesian_prod(coords, coords)
     return ToyDataset('grid25', centers, std)
@@ -76,6 +85,7 @@ def swissroll(noise:float=0.25, # Gaussian noise added before scaling (scikit-le
               scale:float=7.5 # The roll is divided by this (WGAN-GP toy code)
              )->ToyDataset:
     "The 2-D Swiss roll of scikit-learn, scaled as in the WGAN-GP toy experiments. No discrete modes."
+    _check_positive('noise', noise); _check_positive('scale', scale)
     return ToyDataset('swissroll', None, noise/scale, _swissroll_sampler(noise, scale))
 
 # %% ../nbs/00_data.ipynb #e9f5b29a
@@ -96,8 +106,9 @@ def plot_toy(ds:ToyDataset, # The dataset to draw
              seed:int=0): # Seed for the fresh draws
     "Scatter samples of `ds` with its centres marked."
     import matplotlib.pyplot as plt
+    if not callable(getattr(ds, 'sample', None)): raise ValueError(f"ds must be a toy dataset with .sample(n), got {type(ds).__name__}")
+    x = ds.sample(n, torch.Generator().manual_seed(seed)) if samples is None else check_samples(samples).cpu()
     if ax is None: _,ax = plt.subplots(figsize=(3.2, 3.2))
-    x = ds.sample(n, torch.Generator().manual_seed(seed)) if samples is None else samples.detach().cpu()
     ax.scatter(x[:,0], x[:,1], s=2, alpha=0.5, label='samples')
     if ds.centers is not None: ax.scatter(ds.centers[:,0], ds.centers[:,1], marker='x', c='red', s=25, label='centres')
     ax.set_title(ds.name); ax.set_aspect('equal')
@@ -162,7 +173,8 @@ def sample_codes(n:int, # Number of codes
                 )->tuple: # `(one_hot (n, n_categories), continuous (n, n_continuous), labels (n,))`
     "Draw InfoGAN latent codes: a uniform categorical code (one-hot and labels) and continuous U[-1, 1] codes."
     _check_n(n)
-    if n_categories < 0 or n_continuous < 0: raise ValueError("n_categories and n_continuous must be >= 0")
+    for name, v in (('n_categories', n_categories), ('n_continuous', n_continuous)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0: raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
     labels = torch.randint(max(n_categories, 1), (n,), generator=generator)
     one_hot = torch.nn.functional.one_hot(labels, n_categories).float() if n_categories else torch.zeros(n, 0)
     cont = 2*torch.rand(n, n_continuous, generator=generator) - 1
@@ -222,6 +234,8 @@ def image_grid(images:Tensor, # (N, C, H, W) images in [-1, 1]
     "Show a grid of images in [-1, 1] with `torchvision.utils.make_grid`."
     import matplotlib.pyplot as plt
     from torchvision.utils import make_grid
+    if not torch.is_tensor(images) or images.ndim != 4: raise ValueError(f"images must be a (N, C, H, W) tensor, got {getattr(images, 'shape', type(images).__name__)}")
+    _check_positive_int(nrow, 'nrow')
     grid = make_grid(images.detach().cpu().float(), nrow=nrow, normalize=True, value_range=(-1, 1), pad_value=1)
     if ax is None: _,ax = plt.subplots(figsize=(nrow*0.45, (len(images)+nrow-1)//nrow*0.45))
     ax.imshow(grid.permute(1, 2, 0).numpy()); ax.axis('off')

@@ -77,7 +77,7 @@ def make_learner(objective='nonsaturating', # A name in `OBJECTIVES` or an objec
     return toy_learner(data, get_objective(objective), seed=seed, cbs=cbs, **s)
 
 # %% ../nbs/09_experiments.ipynb #8cbd7583
-RECIPES = {}   # name -> 'module:attribute' of a section's `Recipe`; each section adds its own GANs here
+RECIPES = {'cgan': 'gan_notes.conditional:cgan_recipe'}   # name -> 'module:attribute' of a section's `Recipe`
 DATASETS = ('ring8', 'grid25', 'swissroll', 'mnist')
 
 def toy_recipe(name:str # A name in `OBJECTIVES`

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from .data import check_samples, mode_coverage, mnist_order, MNIST_OFFLINE_SIZE
+from .data import check_samples, mode_coverage, mnist_order, MNIST_OFFLINE_SIZE, _check_positive_int
 
 # %% ../nbs/04_metrics.ipynb #4408d35b
 def _features(x, # Candidate (N, d) features
@@ -361,6 +361,7 @@ MNIST_N_FEATURES = 128
 class MnistClassifier(nn.Module):
     "A small CNN for 28×28 digits in [-1, 1]: three conv blocks (16, 32, 32 channels), a 128-d penultimate layer (the FID features), 10 logits."
     def __init__(self, n_features:int=MNIST_N_FEATURES): # Width of the penultimate layer
+        _check_positive_int(n_features, 'n_features')
         super().__init__()
         def block(i, o): return [nn.Conv2d(i, o, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
         self.body = nn.Sequential(*block(1, 16), *block(16, 32), *block(32, 32),         # 28 → 14 → 7 → 3
@@ -403,6 +404,11 @@ def train_mnist_classifier(images:Tensor, # (N, 1, 28, 28) training digits in [-
                            seed:int=0 # Seed for initialisation, shuffling, shifts and dropout
                           )->MnistClassifier: # The trained classifier, in eval mode
     "Train `MnistClassifier` deterministically (single thread, fixed seeds) with random ±2-pixel shifts."
+    _check_images(images)
+    y = torch.as_tensor(labels)
+    if y.shape != (len(images),) or y.dtype != torch.int64 or int(y.min()) < 0 or int(y.max()) > 9:
+        raise ValueError(f"labels must be {len(images)} int64 digits in 0..9, got {y.dtype} of shape {tuple(y.shape)}")
+    _check_positive_int(epochs, 'epochs'); _check_positive_int(batch_size, 'batch_size')
     threads = torch.get_num_threads()
     torch.set_num_threads(1)                                      # thread count changes float sums; fix it for reproducibility
     try:
@@ -459,6 +465,8 @@ def extract_features(fn, # Network or function mapping a batch of images to (B, 
                      device=None # Device to run `fn` on; default: where `images` are
                     )->Tensor: # (N, k) float64 on the CPU
     "Apply `fn` to `images` in batches, without gradients, and return float64 outputs on the CPU."
+    if not callable(fn): raise ValueError(f"fn must be a network or function of a batch of images, got {type(fn).__name__}")
+    _check_positive_int(batch_size, 'batch_size')
     outs = []
     with torch.no_grad():
         for batch in torch.as_tensor(images).split(batch_size):
@@ -485,7 +493,7 @@ def mnist_fid(images_a, # (N1, 1, 28, 28) digits in [-1, 1]
               images_b, # (N2, 1, 28, 28) digits in [-1, 1]
               model:MnistClassifier|None=None # Classifier; default: the shipped one
              )->float:
-    "FID between two sets of digits in the MNIST classifier's feature space."
+    "FID between two sets of digits in the MNIST classifier's 128-d features (`SmallSampleWarning` for 128 digits or fewer)."
     model = mnist_classifier() if model is None else model
     return fid_from_features(mnist_features(images_a, model), mnist_features(images_b, model))
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from fastcore.basics import patch
-from .data import sample_noise
+from .data import sample_noise, _check_positive_int
 
 # %% ../nbs/01_structure.ipynb #2d1a1076
 def seed_everything(seed:int # The seed for Python, NumPy and torch (CPU and CUDA)
@@ -187,6 +187,7 @@ def check_objective(objective)->None:
 class CrossEntropyObjective(Objective):
     "The standard GAN: D by binary cross-entropy on logits, G by the non-saturating loss -E log D(G(z))."
     def __init__(self, k:int=1): # Discriminator updates per generator update
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1: raise ValueError(f"k must be an integer >= 1, got {k!r}")
         self.k = k
 
     def d_loss(self, learn, batch):
@@ -575,7 +576,8 @@ def fit(self:Learner, steps:int, # Number of steps (each: k D updates and 1 G up
 class Recorder(Callback):
     "Log every step's losses and objective logs into `learn.history` (one sync per logging step)."
     order = -10
-    def __init__(self, every:int=1): self.every = every # Steps between records (the last step of a fit is always recorded)
+    def __init__(self, every:int=1): # Steps between records (the last step of a fit is always recorded)
+        _check_positive_int(every, 'every'); self.every = every
     def after_step(self, learn):
         if learn.step % self.every and learn.step != learn.target_step: return
         keys = list(learn.logs)
@@ -601,7 +603,9 @@ class MetricsCallback(Callback):
     "Every `every` steps (and at the end), log the dict returned by `fn(learn)` into the history."
     order = 5
     def __init__(self, fn, # `fn(learn) -> {name: float}`
-                 every:int=500): self.fn, self.every = fn, every # Steps between evaluations
+                 every:int=500): # Steps between evaluations
+        if not callable(fn): raise ValueError(f"fn must be a function of the learner returning a dict of floats, got {type(fn).__name__}")
+        _check_positive_int(every, 'every'); self.fn, self.every = fn, every
     def _log(self, learn): learn.history.log(learn.step, **self.fn(learn))
     def after_step(self, learn):
         if learn.step % self.every == 0: self._log(learn)
@@ -610,17 +614,23 @@ class MetricsCallback(Callback):
 
 def d_output_keys(history)->list:
     "The history keys describing D's or a critic's outputs: `d_*` (except `d_loss`) and `critic_*`."
+    if not isinstance(getattr(history, 'data', None), dict): raise ValueError(f"history must be a History, got {type(history).__name__}")
     return sorted(k for k in history.data if (k.startswith('d_') and k != 'd_loss') or k.startswith('critic_'))
 
 def grad_norm(module:nn.Module)->Tensor:
     "The L2 norm of all of `module`'s parameter gradients together."
+    if not isinstance(module, nn.Module): raise ValueError(f"module must be an nn.Module, got {type(module).__name__}")
     grads = [p.grad for p in module.parameters() if p.grad is not None]
     if not grads: return torch.tensor(0.)
     return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
 
 # %% ../nbs/01_structure.ipynb #33435f37
+def _check_learner(learn):
+    if not isinstance(learn, Learner): raise ValueError(f"learn must be a Learner, got {type(learn).__name__}")
+
 def player_networks(learn)->dict:
     "For each player, the names of the networks whose parameters its optimisers update."
+    _check_learner(learn)
     ids = {n: {id(p) for p in m.parameters()} for n, m in learn.models.items()}
     out = {}
     for player, names in learn.updates.items():
@@ -630,7 +640,8 @@ def player_networks(learn)->dict:
 
 class GradNorms(Callback):
     "Every `every` steps, log the gradient norm of each network a player updates, right after that player's backward pass."
-    def __init__(self, every:int=10): self.every = every # Steps between measurements
+    def __init__(self, every:int=10): # Steps between measurements
+        _check_positive_int(every, 'every'); self.every = every
     def before_fit(self, learn):
         nets = player_networks(learn)
         self._keys = {'D': {n: f'grad_norm_{n.lower()}' for n in nets['D']},
@@ -687,6 +698,7 @@ def _learner_settings(learn)->dict:
 
 def checkpoint_state(learn:Learner)->dict:
     "Everything needed to continue `learn` exactly: networks, optimisers, step, history, all RNG states, and the settings."
+    _check_learner(learn)
     return {'format': CHECKPOINT_FORMAT, 'version': CHECKPOINT_VERSION,
             'objective': _hook(learn.objective, 'settings')(), 'learner': _learner_settings(learn), 'step': learn.step,
             'models': {n: m.state_dict() for n, m in learn.models.items()},
@@ -776,6 +788,7 @@ class Checkpointer(Callback):
     order = 10
     def __init__(self, path, # Checkpoint file
                  every:int=1000): # Steps between saves
+        _check_positive_int(every, 'every')
         self.path, self.every, self.saved_step = Path(path), every, None
 
     def save(self, learn)->bool:
@@ -849,7 +862,9 @@ def plot_run(learn:Learner, # A trained toy learner
     "Loss curves, D's (or the critic's) mean outputs and the samples over the true centres, side by side."
     import matplotlib.pyplot as plt
     from gan_notes.data import plot_toy
+    _check_learner(learn)
     h = learn.history
+    if 'd_loss' not in h: raise ValueError("learn has no recorded losses: train it with a Recorder (default_callbacks()) first")
     fig, axs = plt.subplots(1, 3, figsize=(12, 3.4))
     for k in ('d_loss', 'g_loss'): axs[0].plot(h.steps(k), h[k], label=k, lw=0.8)
     axs[0].set_xlabel('step'); axs[0].legend(); axs[0].set_title('losses')

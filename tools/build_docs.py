@@ -15,6 +15,19 @@ The Quarto cell options that nbdev leaves in the processed notebooks are honoure
 `#| output: false` (hide the outputs), `#| include: false` (hide the cell), `#| code-fold: true|show` (fold the code),
 `#| warning: false` (hide stderr). Widget outputs cannot be shown without a kernel and are skipped.
 
+Links are made to work where each output is read:
+
+- on the site, links to notebooks (`00_data.ipynb`) point at their pages (`data.html`), and links into the published site
+  (`doc_host` + `doc_baseurl` of settings.ini, e.g. the doc links nbdev adds to `show_doc` output) at the local pages, so
+  the offline build never sends a reader online;
+- in `show_doc` signatures (code blocks), the links and backticks that nbdev and docments leave in the argument comments
+  become real links and code spans in the highlighted code instead of raw markdown; `__main__.` in rendered types (nbdev runs
+  the notebook's code in `__main__`) becomes the notebook's module (`gan_notes.metrics.`);
+- in README.md (also the PyPI long description), relative links become absolute GitHub links (`git_url` + `/blob/BRANCH/nbs/...`)
+  and images absolute raw URLs (`raw.githubusercontent.com/...`), which work on GitHub, on PyPI and in any copy.
+
+Every page ends with links to the previous and the next page; long code lines wrap.
+
 With `--readme`, it instead writes README.md (GitHub-flavoured markdown, math kept as `$...$`) from the notebook
 named by `readme_nb` in settings.ini (`nbs/index.ipynb`), the way `nbdev_readme` would.
 
@@ -24,8 +37,9 @@ Usage (from anywhere inside the repository):
     python tools/build_docs.py --readme     # README.md
     python tools/check_docs.py              # then check the pages in a headless browser
 """
-import argparse, base64, html, json, os, re, shutil, subprocess, sys, tempfile, time
+import argparse, base64, html, json, os, posixpath, re, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -90,6 +104,14 @@ blockquote { margin: 1rem 0; padding: .2rem 1rem; border-left: 4px solid var(--l
 math[display="block"] { margin: .8rem 0; overflow-x: auto; overflow-y: hidden; }
 math { font-size: 1.05em; }
 .footer { margin-top: 3rem; padding-top: .8rem; border-top: 1px solid var(--line); color: var(--muted); font-size: .85rem; }
+nav.pager { display: flex; justify-content: space-between; gap: 1rem; margin-top: 3rem; padding-top: 1rem;
+            border-top: 1px solid var(--line); }
+nav.pager a { display: block; max-width: 48%; padding: .5rem .8rem; border: 1px solid var(--line); border-radius: 6px; }
+nav.pager a:hover { background: #f3f5f7; text-decoration: none; }
+nav.pager a.next { margin-left: auto; text-align: right; }
+nav.pager .dir { display: block; color: var(--muted); font-size: .8rem; }
+code span.sig-code { color: #0550ae; }
+code a.sig-link { color: #0b5cad; text-decoration: underline; text-decoration-color: #9ec2e6; }
 """
 
 TEMPLATE = r"""<!DOCTYPE html>
@@ -105,6 +127,7 @@ $endif$
 <style>
 $inline-css$
 $highlighting-css$
+$wrap-css$
 </style>
 </head>
 <body>
@@ -121,6 +144,7 @@ $if(description)$
 $endif$
 </header>
 $body$
+$pager$
 <div class="footer">Built from <code>$source$</code> by <code>tools/build_docs.py</code>.</div>
 </main>
 $if(toc)$
@@ -131,6 +155,13 @@ $endif$
 </div>
 </body>
 </html>
+"""
+
+# After pandoc's highlighting CSS (which sets `white-space: pre`): long code lines wrap, with a hanging indent, instead of
+# needing a horizontal scroll bar.
+WRAP_CSS = r"""
+pre > code.sourceCode { white-space: pre-wrap; overflow-wrap: anywhere; }
+pre > code.sourceCode > span { display: inline-block; text-indent: -4ch; padding-left: 4ch; }
 """
 
 _ANSI = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]')
@@ -191,11 +222,89 @@ def frontmatter(nb:dict)->dict:
     return {}
 
 
+_MD_LINK = re.compile(r'(!?\[[^\]\n]*\]\()([^)\s]+)')          # [text](target) and ![alt](target)
+_HTML_LINK = re.compile(r'((?:href|src)=")([^"]+)')               # href="target", src="target"
+_SIG_FENCE = re.compile(r'^```python\n(.*?)\n```', re.S | re.M)  # the signature block of a show_doc output
+_SIG_COMMENT = re.compile(r'[,:(]\s*# ')                          # where a docments comment starts in a signature line
+_SIG_MD_LINK = re.compile(r'\[(`?)([^\]`\n]+)\1\]\(([^)\s]+)\)')  # [`name`](url) or [name](url) in such a comment
+_IMAGE_EXT = ('.png', '.jpg', '.jpeg', '.gif', '.svg', '.webp')
+
+
+def raw_url(git_url:str, branch:str)->str:
+    "Base URL of raw files for a GitHub `git_url` (https://github.com/OWNER/REPO -> https://raw.githubusercontent.com/OWNER/REPO/BRANCH/)."
+    u = urlsplit(git_url)
+    if u.netloc != 'github.com': return f"{git_url.rstrip('/')}/raw/{branch}/"
+    return f"https://raw.githubusercontent.com{u.path.rstrip('/')}/{branch}/"
+
+
 class Renderer:
-    "Turn a processed notebook into pandoc markdown: `html=True` for the site, `False` for README.md (no divs)."
-    def __init__(self, html:bool=True, media_dir:Path=None, link_map:dict=None, doc_url:str=''):
-        self.html,self.media_dir,self.link_map,self.doc_url = html,media_dir,link_map or {},doc_url
-        self.n_media = 0
+    """Turn a processed notebook into pandoc markdown: `html=True` for the site, `False` for README.md (no divs).
+
+    Site: `link_map` maps notebook file names to their pages, `doc_url` is the published site (its links become local),
+    `module` replaces `__main__` in rendered types. README: `blob_base`/`raw_base` are the absolute URLs that relative links
+    and images become (`nbs_dir`: where the notebook's relative links start from)."""
+    def __init__(self, html:bool=True, media_dir:Path=None, link_map:dict=None, doc_url:str='', module:str='',
+                 blob_base:str='', raw_base:str='', nbs_dir:str='nbs'):
+        self.html,self.media_dir,self.link_map,self.doc_url = html,media_dir,link_map or {},doc_url.rstrip('/')
+        self.module,self.blob_base,self.raw_base,self.nbs_dir = module,blob_base,raw_base,nbs_dir
+        self.n_media, self.placeholders = 0, {}
+
+    def link_target(self, t:str, image:bool=False)->str:
+        "Where link target `t` should point in this output (see the class docstring)."
+        if self.doc_url and (t == self.doc_url or t.startswith(self.doc_url + '/') or t.startswith(self.doc_url + '#')):
+            rest = t[len(self.doc_url):].lstrip('/')                   # a page of the published site: its local copy
+            return 'index.html' + rest if rest[:1] in ('', '#') else rest
+        u = urlsplit(t)
+        if u.scheme or u.netloc or t.startswith('#') or not u.path: return t
+        frag = f'#{u.fragment}' if u.fragment else ''
+        if not self.html and (self.blob_base or self.raw_base):       # README: absolute GitHub URLs
+            path = posixpath.normpath(posixpath.join(self.nbs_dir, u.path))
+            if path.startswith('../'): return t
+            base = self.raw_base if image or path.lower().endswith(_IMAGE_EXT) else self.blob_base
+            return base + path + frag
+        if self.html and u.path.endswith('.ipynb'):
+            return self.link_map.get(Path(u.path).name, u.path) + frag
+        return t
+
+    def fix_links(self, s:str)->str:
+        "Point the markdown and HTML links of `s` where they work (`link_target`)."
+        s = _MD_LINK.sub(lambda m: m.group(1) + self.link_target(m.group(2), m.group(1).startswith('!')), s)
+        if self.doc_url:                                                 # <https://published.site/page.html> autolinks
+            s = re.sub(r'<(https?://[^>\s]+)>', lambda m: m.group(0) if self.link_target(m.group(1)) == m.group(1)
+                       else f'[{m.group(1)}]({self.link_target(m.group(1))})', s)
+        return _HTML_LINK.sub(lambda m: m.group(1) + self.link_target(m.group(2), m.group(1).startswith('src')), s)
+
+    def placeholder(self, html_text:str)->str:
+        "A token that pandoc's highlighter leaves alone, replaced by `html_text` in the finished page (`restore`)."
+        key = f"GNDOCREF{len(self.placeholders)}Z"
+        self.placeholders[key] = html_text
+        return key
+
+    def restore(self, page:str)->str:
+        "Put the HTML of every placeholder into the rendered `page`."
+        for k in sorted(self.placeholders, key=len, reverse=True): page = page.replace(k, self.placeholders[k])
+        return page
+
+    def signature_comment(self, comment:str)->str:
+        "A docments comment of a signature line: links and `code` rendered (site), or plain names (README)."
+        def link(m):
+            name, target = m.group(2), self.link_target(m.group(3))
+            if not self.html: return f'`{name}`'
+            return self.placeholder(f'<a class="sig-link" href="{html.escape(target, quote=True)}">{html.escape(name)}</a>')
+        comment = _SIG_MD_LINK.sub(link, comment)
+        if not self.html: return comment
+        return re.sub(r'`([^`\n]+)`', lambda m: self.placeholder(f'<span class="sig-code">{html.escape(m.group(1))}</span>'), comment)
+
+    def signature(self, md:str)->str:
+        "In a show_doc output: the signature's argument comments rendered, and `__main__.` types given their module."
+        if self.module: md = md.replace('__main__.', self.module + '.')
+        def block(m):
+            lines = []
+            for line in m.group(1).split('\n'):
+                c = _SIG_COMMENT.search(line)
+                lines.append(line if not c else line[:c.end()] + self.signature_comment(line[c.end():]))
+            return '```python\n' + '\n'.join(lines) + '\n```'
+        return _SIG_FENCE.sub(block, md)
 
     def block(self, md:str, cls:str)->str:
         "Wrap `md` in a fenced div with classes `cls` (site only)."
@@ -215,7 +324,7 @@ class Renderer:
         self.media_dir.mkdir(parents=True, exist_ok=True)
         f = self.media_dir/f"output_{self.n_media}.{ext}"
         f.write_bytes(base64.b64decode(b64))
-        return f"![]({f.relative_to(self.media_dir.parent).as_posix()})"  # relative to the README
+        return f"![]({self.raw_base}{f.relative_to(self.media_dir.parent).as_posix()})"  # absolute (raw URL) or relative to the README
 
     def output(self, o:dict, opts:dict)->str:
         "One cell output as markdown (empty string when there is nothing to show)."
@@ -230,10 +339,12 @@ class Renderer:
             return self.block(fence(tb), 'cell-output cell-output-error')
         data, meta = o.get('data', {}), o.get('metadata', {})
         if 'application/vnd.jupyter.widget-view+json' in data: return ''  # needs a live kernel
-        if 'text/markdown' in data: return self.block(src(data['text/markdown']).strip('\n'), 'cell-output cell-output-display')
+        if 'text/markdown' in data:
+            md = self.fix_links(self.signature(src(data['text/markdown']).strip('\n')))
+            return self.block(md, 'cell-output cell-output-display')
         for mime in ('image/png', 'image/jpeg', 'image/gif', 'image/svg+xml'):
             if mime in data: return self.block(self.image(mime, data[mime], meta), 'cell-output cell-output-display')
-        if 'text/html' in data: return self.block(fence(src(data['text/html']), '{=html}'), 'cell-output cell-output-display')
+        if 'text/html' in data: return self.block(fence(self.fix_links(src(data['text/html'])), '{=html}'), 'cell-output cell-output-display')
         if 'text/latex' in data: return self.block(src(data['text/latex']), 'cell-output cell-output-display')
         if 'text/plain' in data: return self.block(fence(_ANSI.sub('', src(data['text/plain']))), 'cell-output cell-output-display')
         return ''
@@ -261,14 +372,6 @@ class Renderer:
             mime, b64 = next(iter(att.items()))
             s = s.replace(f'attachment:{name}', f'data:{mime};base64,{src(b64).strip()}')
         return self.fix_links(s)
-
-    def fix_links(self, s:str)->str:
-        "Point `x.ipynb` links and absolute links into the published site at the local pages."
-        if self.doc_url: s = s.replace(self.doc_url, '')
-        def repl(m):
-            target = self.link_map.get(Path(m.group(2)).name + '.ipynb')
-            return m.group(1) + (target or m.group(2)+'.ipynb') + (m.group(3) or '')
-        return re.sub(r'(\]\(|href=")([^)"\s#]+)\.ipynb(#[^)"\s]*)?', repl, s)
 
     def notebook(self, nb:dict)->str:
         "The whole notebook body as markdown (front matter cell dropped)."
@@ -344,6 +447,20 @@ def sidebar_html(pages:list, current:str)->str:
     return '<ol>\n' + '\n'.join(items) + '\n</ol>'
 
 
+def pager_html(pages:list, current:str)->str:
+    "Links to the previous and the next page in reading order (none before the first page or after the last)."
+    names = [n for _, n, _ in pages]
+    if current not in names: return ''
+    i, out = names.index(current), []
+    for j, cls, label in ((i - 1, 'prev', '← Previous'), (i + 1, 'next', 'Next →')):
+        if 0 <= j < len(pages):
+            _, name, title = pages[j]
+            href = os.path.relpath(name, os.path.dirname(current) or '.')
+            text = re.sub(r'`([^`]+)`', r'<code>\1</code>', html.escape(title))
+            out.append(f'<a class="{cls}" rel="{cls}" href="{href}"><span class="dir">{label}</span>{text}</a>')
+    return '<nav class="pager" aria-label="Previous and next page">' + ''.join(out) + '</nav>' if out else ''
+
+
 def render_page(nb:dict, dest:Path, name:str, pages:list, renderer:Renderer, site:str='', tagline:str='',
                 source:str='', resource_path:Path=None)->Path:
     """Render processed notebook `nb` to the self-contained page `dest`, whose site-relative name is `name`.
@@ -363,10 +480,16 @@ def render_page(nb:dict, dest:Path, name:str, pages:list, renderer:Renderer, sit
         args = ['-t', 'html5', '--standalone', '--embed-resources', '--mathml', '--template', tmpl,
                 '--toc', '--toc-depth=2', '--resource-path', str(resource_path or '.'),
                 '-V', f'sidebar={sidebar_html(pages, name)}', '-V', f'inline-css={CSS}', '-V', f'home={home}',
+                '-V', f'wrap-css={WRAP_CSS}', '-V', f'pager={pager_html(pages, name)}',
                 '-V', f'site={html.escape(site)}', '-V', f'tagline={html.escape(tagline)}',
                 '-V', f'source={html.escape(source)}', '-o', str(dest)]
         run_pandoc(doc, args, source or name)
     finally: os.unlink(tmpl)
+    if renderer.placeholders:
+        page = renderer.restore(dest.read_text(encoding='utf-8'))
+        left = re.findall(r'GNDOCREF\d+Z', page)
+        if left: raise RuntimeError(f"{source or name}: placeholders not restored: {left[:3]}")
+        dest.write_text(page, encoding='utf-8')
     return dest
 
 
@@ -406,6 +529,14 @@ def lint(cfg, files:list)->int:
     return n
 
 
+def notebook_module(cfg, f:Path)->str:
+    "The module a notebook exports to (`#| default_exp data` -> `gan_notes.data`), or '' when it exports nothing."
+    for c in json.loads((cfg.nbs_path/f).read_text(encoding='utf-8'))['cells']:
+        m = re.search(r'^\s*#\s*\|\s*default_exp\s+(\S+)', src(c['source']), re.M) if c['cell_type'] == 'code' else None
+        if m: return f"{Path(cfg.lib_path).name}.{m.group(1)}"
+    return ''
+
+
 def page_list(cfg, files:list)->list:
     "[(notebook, page name, title)] for `files`, from nbdev's front matter processor alone (nothing is executed)."
     from nbdev.process import NBProcessor
@@ -437,7 +568,8 @@ def build_site(cfg, out:Path, only:list=None):
     for f, name, title in pages:
         if f not in todo or f in errors: continue
         nb = json.loads((proc/f).read_text(encoding='utf-8'))
-        dest = render_page(nb, out/name, name, pages, Renderer(html=True, link_map=link_map, doc_url=doc_url),
+        renderer = Renderer(html=True, link_map=link_map, doc_url=doc_url, module=notebook_module(cfg, f))
+        dest = render_page(nb, out/name, name, pages, renderer,
                            site=cfg.get('title', cfg.lib_name), tagline=cfg.get('description', ''),
                            source=(Path(cfg.nbs_path.name)/f).as_posix(), resource_path=cfg.nbs_path/f.parent)
         written.append(dest)
@@ -454,7 +586,10 @@ def build_readme(cfg, dest:Path)->Path:
     fm = frontmatter(nb)
     media = dest.parent/(dest.stem + '_files')
     if media.exists(): shutil.rmtree(media)
-    body = Renderer(html=False, media_dir=media, doc_url='').notebook(nb)
+    nbs_dir = Path(cfg.nbs_path).resolve().relative_to(Path(cfg.config_path).resolve()).as_posix()
+    branch = cfg.get('branch', 'main')
+    body = Renderer(html=False, media_dir=media, blob_base=f"{cfg.git_url.rstrip('/')}/blob/{branch}/",
+                    raw_base=raw_url(cfg.git_url, branch), nbs_dir=nbs_dir).notebook(nb)
     gfm = run_pandoc(body, ['-t', 'gfm-tex_math_gfm+tex_math_dollars', '--wrap=preserve'], str(readme_nb))
     head = f"# {fm.get('title', cfg.lib_name)}\n\n"
     if fm.get('description'): head += f"> {fm['description']}\n\n"

@@ -9,16 +9,23 @@ runs after the page has loaded and writes what it finds into the DOM, which this
 - shows math that did not become MathML: `$...$`/`$$...$$`/`\\(...\\)` left in the rendered text (code, pre and math
   elements excluded), or a pandoc `.math` span without a `<math>` element (TeX that pandoc could not convert);
 - has a broken image: an `<img>` whose `naturalWidth` is 0 after loading;
-- links to a local file that does not exist (e.g. a page that was not built).
+- links to a local file that does not exist (e.g. a page that was not built);
+- shows raw markdown link syntax, `[text](target)` with a URL, a page or an anchor as target, in rendered text or in an output
+  (a `show_doc` signature included): markdown that was never rendered. Source code cells and inline `code` in prose are
+  excluded, where such syntax can be meant;
+- shows `__main__.` in rendered text or outputs: a type printed with the module nbdev ran the notebook in (`__main__.Foo`)
+  instead of its real module;
+- links to the online site (`doc_host` + `doc_baseurl` of settings.ini, e.g. https://gan-notes.github.io/gan_notes): an offline
+  build must link to its own pages.
 
 Every page is then screenshot at 1280 CSS px wide and its full height (scaled down when taller than 16000 px) into
 `_docs/_screenshots/<page>.png`.
 Exits 1, naming each page and problem, when any page fails; 0 otherwise.
 
-Usage: python tools/check_docs.py [DOCS_DIR] [--no-screenshots]
+Usage: python tools/check_docs.py [DOCS_DIR] [--no-screenshots] [--online URL]
 The browser is $CHROMIUM, else the first of chromium, chromium-browser, google-chrome, google-chrome-stable on PATH.
 """
-import argparse, html, json, os, re, shutil, subprocess, sys, tempfile
+import argparse, configparser, html, json, os, re, shutil, subprocess, sys, tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -29,7 +36,7 @@ MAX_HEIGHT = 16000  # Chromium's screenshot limit is about 16k px: taller pages 
 CHECK_JS = r"""
 <script>
 window.addEventListener('load', function () {
-  var r = {errors: [], raw_math: [], bad_math: [], bad_img: [], links: [], height: 0, math: 0, imgs: 0};
+  var r = {errors: [], raw_math: [], bad_math: [], bad_img: [], links: [], raw_md: [], main_types: [], height: 0, math: 0, imgs: 0};
   var clip = function (s) { s = s.replace(/\s+/g, ' ').trim(); return s.length > 120 ? s.slice(0, 117) + '...' : s; };
   // 1. Python errors shown on the page
   document.querySelectorAll('.cell-output, .cell-output-error, .cell-output-stderr, .cell-output-stdout, .output').forEach(function (e) {
@@ -55,6 +62,22 @@ window.addEventListener('load', function () {
   texts.forEach(function (t) {
     var m = t.match(/\$\$[\s\S]+?\$\$|\$[^$\n]+\$|\\\([\s\S]+?\\\)|\\\[[\s\S]+?\\\]/);
     if (m && !seen[m[0]]) { seen[m[0]] = 1; r.raw_math.push(clip(m[0]) + '   in: ' + clip(t)); }
+  });
+  // 2b. raw markdown links and __main__. types: in rendered text (as above) and in outputs (show_doc signatures included),
+  //     but not in source code cells or inline code in prose
+  var shown = texts.slice();
+  document.querySelectorAll('.cell-output').forEach(function (e) {
+    var c = e.cloneNode(true);
+    c.querySelectorAll('math, script, style').forEach(function (x) { x.remove(); });
+    shown.push(c.textContent);
+  });
+  var mdlink = /\[[^\[\]\n]{1,200}\]\((?:https?:\/\/[^()\s]+|#[^()\s]*|[\w.\/-]+\.(?:html|ipynb|md)(?:#[^()\s]*)?)\)/;
+  var seen2 = {};
+  shown.forEach(function (t) {
+    var m = t.match(mdlink);
+    if (m && !seen2[m[0]]) { seen2[m[0]] = 1; r.raw_md.push(clip(m[0]) + '   in: ' + clip(t)); }
+    var k = t.match(/__main__\.[A-Za-z_][\w.]*/);
+    if (k && !seen2[k[0]]) { seen2[k[0]] = 1; r.main_types.push(clip(k[0]) + '   in: ' + clip(t)); }
   });
   // 3. images
   document.querySelectorAll('img').forEach(function (im) {
@@ -130,19 +153,41 @@ def broken_links(page:Path, links:list)->list:
     return sorted(set(bad))
 
 
-def problems(page:Path, r:dict)->list:
-    "Human-readable problems of one page from the checking script's result `r`."
+def online_site()->str:
+    "The published site (doc_host + doc_baseurl of settings.ini), e.g. https://gan-notes.github.io/gan_notes; '' if unknown."
+    cfg = configparser.ConfigParser(delimiters=['='])
+    cfg.read(ROOT/'settings.ini', encoding='utf-8')
+    d = cfg['DEFAULT'] if 'DEFAULT' in cfg else {}
+    host = d.get('doc_host', '').rstrip('/')
+    return (host + '/' + d.get('doc_baseurl', '').strip('/')).rstrip('/') if host else ''
+
+
+def online_links(links:list, online:str)->list:
+    "Links into the online site `online` (the offline build must link to its own pages)."
+    if not online: return []
+    o = online.rstrip('/').lower()
+    return sorted({h for h in links if h.lower() == o or h.lower().startswith((o + '/', o + '#', o + '?'))})
+
+
+def problems(page:Path, r:dict, online:str='')->list:
+    "Human-readable problems of one page from the checking script's result `r`; `online`: the published site's URL."
     if 'fatal' in r: return [r['fatal']]
     out = [f"Python error shown: {e}" for e in r['errors']]
     out += [f"raw TeX math not rendered: {e}" for e in r['raw_math']]
     out += [f"TeX that pandoc could not convert to MathML: {e}" for e in r['bad_math']]
     out += [f"broken image (naturalWidth 0): {e}" for e in r['bad_img']]
     out += [f"link to a missing local file: {e}" for e in broken_links(page, r['links'])]
+    out += [f"raw markdown link not rendered: {e}" for e in r['raw_md']]
+    out += [f"__main__ in a rendered type (should be the real module): {e}" for e in r['main_types']]
+    out += [f"link to the online site in the offline build: {e}" for e in online_links(r['links'], online)]
     return out
 
 
-def check(docs:Path, screenshots:bool=True, browser_exe:str=None)->dict:
-    "Check every page in `docs`; return {page name: [problems]} (all pages, empty lists for good ones)."
+def check(docs:Path, screenshots:bool=True, browser_exe:str=None, online:str=None)->dict:
+    """Check every page in `docs`; return {page name: [problems]} (all pages, empty lists for good ones).
+
+    `online`: the published site, whose links the pages must not contain (default: from settings.ini)."""
+    online = online_site() if online is None else online
     pages = sorted(p for p in docs.rglob('*.html') if not p.name.startswith('.'))
     if not pages: return {'(none)': [f'no HTML pages in {docs}']}
     browser, res = Browser(browser_exe or find_browser()), {}
@@ -150,7 +195,7 @@ def check(docs:Path, screenshots:bool=True, browser_exe:str=None)->dict:
         for p in pages:
             name = p.relative_to(docs).as_posix()
             r = inspect_page(browser, p)
-            res[name] = problems(p, r)
+            res[name] = problems(p, r, online)
             info = '' if 'fatal' in r else f"{r['math']} math, {r['imgs']} images, height {r['height']} px"
             if screenshots and 'fatal' not in r:
                 shot = docs/'_screenshots'/(Path(name).with_suffix('.png').as_posix().replace('/', '__'))
@@ -168,9 +213,11 @@ def main(argv=None):
                                 epilog="See the module docstring (tools/check_docs.py) for the checks.")
     p.add_argument('docs', nargs='?', type=Path, default=ROOT/'_docs', help="folder of built pages (default: _docs)")
     p.add_argument('--no-screenshots', action='store_true', help="only check, take no screenshots")
+    p.add_argument('--online', default=None, help="URL of the published site, which the pages must not link to "
+                                                  "(default: doc_host + doc_baseurl of settings.ini)")
     a = p.parse_args(argv)
     if not a.docs.is_dir(): sys.exit(f"check_docs: {a.docs} is not a folder: build the docs first (python tools/build_docs.py)")
-    res = check(a.docs, screenshots=not a.no_screenshots)
+    res = check(a.docs, screenshots=not a.no_screenshots, online=a.online)
     bad = {k: v for k, v in res.items() if v}
     if bad:
         print(f"check_docs: {len(bad)} of {len(res)} pages FAILED:", file=sys.stderr)

@@ -3,14 +3,19 @@
 
 Two kinds of pages are checked in a headless Chromium:
 - hand-written HTML pages, one per failure mode (error output, traceback on stderr, error line in stdout, raw `$...$`,
-  raw `$$...$$`, TeX pandoc could not convert, a missing image, a corrupt image, a link to a missing page), and a good
-  page with MathML, an image, a local link, and `$`/tracebacks inside code (which must NOT be flagged);
+  raw `$$...$$`, TeX pandoc could not convert, a missing image, a corrupt image, a link to a missing page, raw markdown
+  link syntax in prose and in a signature, `__main__.` in a rendered type, a link to the online site), and a good page
+  with MathML, an image, a local link, and `$`/tracebacks/markdown links/`__main__.` inside source code and inline code
+  (which must NOT be flagged);
 - pages rendered by tools/build_docs.py from small in-memory notebooks, so that the renderer and the checker agree on
-  what an error output, a plot and math look like.
+  what an error output, a plot and math look like, and that the renderer turns what nbdev emits (doc links to the online
+  site, links in signature comments, `__main__.` types) into pages that pass; every rendered page must also have
+  previous/next links;
+- the README renderer's links: notebooks become GitHub links, images raw URLs.
 
 Run: python tools/test_check_docs.py   (exit 0 when every expectation holds; also collectable by pytest)
 """
-import base64, struct, sys, tempfile, zlib
+import base64, re, struct, sys, tempfile, zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,7 +36,12 @@ GOOD_BODY = f"""<h1>Good</h1>
 <div class="sourceCode"><pre><code>raise ValueError("n") # Traceback (most recent call last) in source is fine: $a$</code></pre></div>
 <div class="cell-output cell-output-stdout"><pre>{{'modes': 8, 'hq': 0.99}}</pre></div>
 <img src="data:image/png;base64,{png_1x1()}" alt="ok"> <a href="other.html">other</a> <a href="#top">top</a>
-<a href="https://example.invalid/x.html">external</a>"""
+<a href="https://example.invalid/x.html">external</a> <a href="https://gan-notes.github.io/other_project/">another site of the host</a>
+<p>Markdown in inline code is meant: <code>[name](page.html)</code>, <code>__main__.Foo</code>.</p>
+<div class="sourceCode"><pre class="sourceCode python cell-code"><code>s = "[`f`](https://e.invalid/f.html)"  # __main__.Foo in source</code></pre></div>"""
+
+ONLINE = 'https://gan-notes.github.io/gan_notes'
+SIG = '<div class="cell-output cell-output-display"><div class="sourceCode"><pre class="sourceCode python"><code>{}</code></pre></div></div>'
 
 # page -> (body, the problem-message prefix that must be reported)
 BAD = {
@@ -47,6 +57,13 @@ BAD = {
     'missing_image': ('<p><img src="no_such_file.png" alt="x"></p>', 'broken image'),
     'corrupt_image': ('<p><img src="data:image/png;base64,AAAAAAAA" alt="x"></p>', 'broken image'),
     'missing_page': ('<p><a href="not_built.html#anchor">next</a></p>', 'link to a missing local file'),
+    'raw_md_link_prose': ('<p>See [`build_parser`](cli.html#build_parser) for the options.</p>', 'raw markdown link not rendered'),
+    'raw_md_link_signature': (SIG.format('def cmd_fid(\n    args, # the arguments (see [`build_parser`](https://gan-notes.github.io/'
+                                         'gan_notes/cli.html#build_parser))\n)-&gt;int:'), 'raw markdown link not rendered'),
+    'main_type': (SIG.format('def mnist_fid(\n    model:__main__.MnistClassifier | None=None, # the classifier\n)-&gt;float:'),
+                  '__main__ in a rendered type'),
+    'online_link': ('<p>See <a href="https://gan-notes.github.io/gan_notes/data.html#ring8">ring8</a>.</p>',
+                    'link to the online site in the offline build'),
 }
 
 
@@ -63,6 +80,12 @@ def code(source:str, *outputs)->dict: return {'cell_type': 'code', 'metadata': {
 def md(source:str)->dict: return {'cell_type': 'markdown', 'metadata': {}, 'source': source}
 
 
+# what nbdev's show_doc emits: a doc link into the online site inside a signature comment and in the docstring, a backticked
+# name, and a type printed with __main__
+SHOW_DOC = ('---\n\n### f\n\n```python\ndef f(\n    model:__main__.Thing | None=None, # see [`g`](https://gan-notes.github.io/gan_notes/'
+            'r_error.html#g) and `h`\n)->int: # the `answer`\n```\n\n*Calls [`g`](https://gan-notes.github.io/gan_notes/r_stderr.html#g), '
+            'see <https://gan-notes.github.io/gan_notes/> and [the site](https://gan-notes.github.io/gan_notes).*')
+
 # rendered notebooks -> the problem-message prefix that must be reported (None: the page must pass)
 RENDERED = {
     'r_good': (nb(md('See [the error page](r_error.ipynb#top) and [the other](r_stderr.ipynb).'),
@@ -70,7 +93,9 @@ RENDERED = {
                   code('#| echo: false\n#| output: asis\nshow_doc(f)',
                        {'output_type': 'execute_result', 'data': {'text/markdown': '---\n\n### f\n\n*Doc with $x$.*'}, 'metadata': {}}),
                   code('plot()', {'output_type': 'display_data', 'data': {'image/png': png_1x1(), 'text/plain': '<Figure>'}, 'metadata': {}}),
-                  code('print("$5 and $6")', {'output_type': 'stream', 'name': 'stdout', 'text': '$5 and $6\n'})), None),
+                  code('print("$5 and $6")', {'output_type': 'stream', 'name': 'stdout', 'text': '$5 and $6\n'}),
+                  code('#| echo: false\n#| output: asis\nshow_doc(f)',
+                       {'output_type': 'execute_result', 'data': {'text/markdown': SHOW_DOC}, 'metadata': {}})), None),
     'r_error': (nb(code('1/0', {'output_type': 'error', 'ename': 'ZeroDivisionError', 'evalue': 'division by zero',
                                 'traceback': ['\x1b[31mTraceback (most recent call last)\x1b[0m', 'ZeroDivisionError: division by zero']})),
                 'Python error shown'),
@@ -90,8 +115,38 @@ def build_pages(d:Path):
     for name, (body, _) in BAD.items(): (d/f'{name}.html').write_text(page(body), encoding='utf-8')
     pages = [(Path(f'{n}.ipynb'), f'{n}.html', n) for n in RENDERED]
     for name, (notebook, _) in RENDERED.items():
-        renderer = build_docs.Renderer(html=True, link_map={f'{n}.ipynb': f'{n}.html' for n in RENDERED})
+        renderer = build_docs.Renderer(html=True, link_map={f'{n}.ipynb': f'{n}.html' for n in RENDERED}, doc_url=ONLINE + '/',
+                                       module='gan_notes.test')
         build_docs.render_page(notebook, d/f'{name}.html', f'{name}.html', pages, renderer, site='test')
+
+
+def check_rendering(d:Path)->list:
+    "What the renderer must have produced in the rendered pages (failures as messages)."
+    out, good = [], (d/'r_good.html').read_text(encoding='utf-8')
+    for want in ['<a class="sig-link" href="r_error.html#g">g</a>', '<span class="sig-code">h</span>', 'gan_notes.test.Thing',
+                 'href="r_stderr.html#g"', 'href="index.html"', 'white-space: pre-wrap']:
+        if want not in good: out.append(f"r_good.html: the renderer should have produced {want!r}")
+    names = list(RENDERED)
+    for i, name in enumerate(names):
+        page = (d/f'{name}.html').read_text(encoding='utf-8')
+        prev = re.search(r'<a class="prev" rel="prev" href="([^"]+)"', page)
+        nxt = re.search(r'<a class="next" rel="next" href="([^"]+)"', page)
+        want_prev, want_next = (names[i - 1] + '.html' if i else None), (names[i + 1] + '.html' if i + 1 < len(names) else None)
+        if (prev and prev.group(1)) != want_prev or (nxt and nxt.group(1)) != want_next:
+            out.append(f"{name}.html: previous/next links {prev and prev.group(1)}/{nxt and nxt.group(1)}, expected {want_prev}/{want_next}")
+    return out
+
+
+def test_readme_links():
+    "README links: notebooks -> GitHub blob URLs, images -> raw URLs, absolute and anchor links unchanged."
+    r = build_docs.Renderer(html=False, blob_base='https://github.com/o/r/blob/main/', raw_base=build_docs.raw_url('https://github.com/o/r', 'main'))
+    got = r.fix_links('[a](00_data.ipynb) [b](09_x.ipynb#sec) ![](img/p.png) [c](https://x.org/y) [d](#top) <img src="f.png"> '
+                      '[e](../bench/results.md)')
+    want = ('[a](https://github.com/o/r/blob/main/nbs/00_data.ipynb) [b](https://github.com/o/r/blob/main/nbs/09_x.ipynb#sec) '
+            '![](https://raw.githubusercontent.com/o/r/main/nbs/img/p.png) [c](https://x.org/y) [d](#top) '
+            '<img src="https://raw.githubusercontent.com/o/r/main/nbs/f.png"> [e](https://github.com/o/r/blob/main/bench/results.md)')
+    assert got == want, f"README links:\n got  {got}\n want {want}"
+
 
 
 def test_checker():
@@ -99,7 +154,8 @@ def test_checker():
     with tempfile.TemporaryDirectory() as t:
         d = Path(t)
         build_pages(d)
-        res = check_docs.check(d, screenshots=False)
+        res = check_docs.check(d, screenshots=False, online=ONLINE)
+        rendering = check_rendering(d)
     expected = {f'{n}.html': p for n, (_, p) in BAD.items()} | {f'{n}.html': p for n, (_, p) in RENDERED.items()}
     expected |= {'good.html': None, 'other.html': None, 'index.html': None}
     failures = []
@@ -108,11 +164,13 @@ def test_checker():
         if got is None: failures.append(f"{name}: not checked")
         elif want is None and got: failures.append(f"{name}: should pass but got {got}")
         elif want is not None and not any(m.startswith(want) for m in got): failures.append(f"{name}: expected '{want}...', got {got}")
+    failures += rendering
     assert not failures, '\n'.join(failures)
     print(f"test_check_docs: all {len(expected)} expectations hold "
-          f"({sum(v is not None for v in expected.values())} bad pages caught, {sum(v is None for v in expected.values())} good pages passed)")
+          f"({sum(v is not None for v in expected.values())} bad pages caught, {sum(v is None for v in expected.values())} good pages passed; "
+          f"renderer output and previous/next links as expected)")
 
 
 if __name__ == '__main__':
-    try: test_checker()
+    try: test_readme_links(); test_checker()
     except AssertionError as e: sys.exit(f"test_check_docs FAILED:\n{e}")
