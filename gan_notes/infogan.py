@@ -18,6 +18,7 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from .data import sample_codes, toy_dataset, mode_coverage, mnist_offline
+from .conditional import check_labels
 from .structure import (CrossEntropyObjective, Learner, Recipe, Generator, Discriminator, TensorSource,
                                  seed_everything)
 
@@ -266,12 +267,7 @@ class InfoGANObjective(CrossEntropyObjective):
         "Noise z, a categorical code `c` (labels) and continuous codes `cont`, from `sample_codes`; any of them can be fixed."
         latent = super().sample_latent(learn, n, generator, z=z, **given)
         _, u, labels = sample_codes(n, self.n_categories, self.n_continuous, learn.rng if generator is None else generator)
-        if c is not None:
-            labels = torch.as_tensor(c).long().cpu()
-            if labels.ndim == 0: labels = labels.expand(n)
-            if tuple(labels.shape) != (n,): raise ValueError(f"c must be one code or {n} codes, got shape {tuple(labels.shape)}")
-            if int(labels.min()) < 0 or int(labels.max()) >= self.n_categories:
-                raise ValueError(f"c must be in 0..{self.n_categories - 1}, got {int(labels.min())}..{int(labels.max())}")
+        if c is not None: labels = check_labels(c, self.n_categories, n, 'c').cpu()   # the conditional section's label check
         if cont is not None:
             u = torch.as_tensor(cont, dtype=torch.float32).cpu()
             if u.ndim == 1: u = u.expand(n, -1)
@@ -582,13 +578,18 @@ def record_run(data:str='ring8', # `'ring8'` or `'mnist'`
                eval_samples:int=2000, # Generator samples per evaluation
                record_every:int=20, # Steps between recorded training L_I estimates
                checkpoint=None, # Optional path: save the final learner there
+               cpu_budget_s:float|None=None, # Optional budget: stop at the first evaluation with this many training CPU seconds spent
                **settings # Passed to `infogan_learner` (width, batch_size, probe, learn_std, lambda_cont, lr_g, lr_d, ...)
               )->dict:
     "Train one InfoGAN run on one thread; its evaluations with the training CPU seconds so far, and its training L_I curve."
     import time
-    from gan_notes.structure import MetricsCallback, default_callbacks, save_checkpoint
+    from gan_notes.structure import MetricsCallback, default_callbacks, save_checkpoint, CancelFitException
     for name, v in (('steps', steps), ('eval_every', eval_every), ('record_every', record_every)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if cpu_budget_s is not None and not (isinstance(cpu_budget_s, (int, float)) and not isinstance(cpu_budget_s, bool)
+                                         and math.isfinite(cpu_budget_s) and cpu_budget_s > 0):
+        raise ValueError(f"cpu_budget_s must be a positive number of seconds or None, got {cpu_budget_s!r}")
+    if data not in INFOGAN_DATASETS: raise ValueError(f"InfoGAN trains on {', '.join(INFOGAN_DATASETS)}, not {data!r}")
     torch.set_num_threads(1)
     metrics = ring8_metrics if data == 'ring8' else mnist_metrics
     evals, spent = [], {'eval': 0.}
@@ -596,6 +597,8 @@ def record_run(data:str='ring8', # `'ring8'` or `'mnist'`
         t1 = time.process_time()
         evals.append({'step': learn.step, 'train_cpu_s': t1 - t0 - spent['eval'], **metrics(learn, eval_samples)})
         spent['eval'] += time.process_time() - t1
+        if cpu_budget_s is not None and evals[-1]['train_cpu_s'] >= cpu_budget_s:
+            raise CancelFitException(f"CPU budget of {cpu_budget_s} s spent at step {learn.step}")
         return {}
     learn = infogan_learner(data, seed, default_callbacks(record_every) + [MetricsCallback(evaluate, eval_every)], **settings)
     t0 = time.process_time()
@@ -603,9 +606,9 @@ def record_run(data:str='ring8', # `'ring8'` or `'mnist'`
     learn.fit(steps)
     if checkpoint is not None: save_checkpoint(learn, checkpoint)
     h = learn.history
-    return {'data': data, 'seed': seed, 'steps': steps, 'settings': settings, 'evals': evals,
-            'train_cpu_s': time.process_time() - t0 - spent['eval'], 'eval_cpu_s': spent['eval'],
-            'train': {'step': h.steps('mi_lower_bound'), 'mi_lower_bound': h['mi_lower_bound']}}
+    return {'data': data, 'seed': seed, 'steps': learn.step, 'max_steps': steps, 'cpu_budget_s': cpu_budget_s, 'settings': settings,
+            'evals': evals, 'train_cpu_s': evals[-1]['train_cpu_s'], 'eval_cpu_s': spent['eval'],
+            'train': {'step': h.steps('mi_lower_bound'), 'mi_lower_bound': h['mi_lower_bound']} if 'mi_lower_bound' in h else {'step': [], 'mi_lower_bound': []}}
 
 def _record_job(job:dict)->dict:
     "`record_run(**job)`, for a process pool."
