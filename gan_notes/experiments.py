@@ -81,7 +81,8 @@ def make_learner(objective='nonsaturating', # A name in `OBJECTIVES`, a `ToyGAN`
 
 # %% ../nbs/09_experiments.ipynb #34dd74f1
 RECIPES = {'cgan': 'gan_notes.conditional:cgan_recipe',   # name -> 'module:attribute' of a section's `Recipe`
-           'dcgan': 'gan_notes.dcgan:dcgan_recipe', 'cdcgan': 'gan_notes.dcgan:cdcgan_recipe'}
+           'dcgan': 'gan_notes.dcgan:dcgan_recipe', 'cdcgan': 'gan_notes.dcgan:cdcgan_recipe',
+           'infogan': 'gan_notes.infogan:infogan_recipe'}
 DATASETS = ('ring8', 'grid25', 'swissroll', 'mnist')
 
 def toy_recipe(name:str # A name in `OBJECTIVES`
