@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from .data import toy_dataset, check_samples, TOY_DATASETS
-from .structure import Learner, Recipe, default_callbacks, MetricsCallback
+from .structure import Learner, Recipe, check_objective, default_callbacks, MetricsCallback
 from .comparison import (ToyGAN, resolve, coverage, baselines, meaningless, mean_se, summarize, sweep, settings_table,
                                   write_report as _write_report, report_table, EVAL_SAMPLES, EVAL_EVERY, EVAL_LAST,
                                   PUBLISHED_STATUS, MIN_COUNT)
