@@ -22,14 +22,14 @@ import argparse, contextlib, importlib.util, json, os, platform, statistics, sys
 from pathlib import Path
 import torch
 import torch.nn.functional as F
-from gan_notes.structure import Callback, default_callbacks
+from gan_notes.structure import default_callbacks
 from gan_notes.data import sample_noise
 from gan_notes.dcgan import dcgan_learner
 
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location('bench_loop_bench', HERE/'loop_bench.py')
 loop_bench = importlib.util.module_from_spec(_spec); _spec.loader.exec_module(loop_bench)
-Baton = loop_bench.Baton
+Baton, _Turns = loop_bench.Baton, loop_bench._Turns
 
 CONFIG = dict(variant='dcgan', width=32, batch_size=64, lr=2e-4, betas=(0.5, 0.999), seed=0)
 TARGET = 0.05   # learner vs bare loop: at most 5% slower
@@ -72,13 +72,6 @@ def check_same_updates(steps:int=10)->bool:
     loop = make_learner(default_callbacks()).fit(steps)
     same = [d for d, _ in losses] == loop.history['d_loss'] and [g for _, g in losses] == loop.history['g_loss']
     return same and all(torch.equal(a, b) for m in ('G', 'D') for a, b in zip(bare.models[m].state_dict().values(), loop.models[m].state_dict().values()))
-
-
-class _Turns(Callback):
-    "Passes the baton from inside `Learner.fit` (last of all callbacks)."
-    order = 1000
-    def __init__(self, baton, name): self.baton, self.name = baton, name
-    def after_step(self, learn): self.baton.step(self.name, learn.step)
 
 
 def _run_bare(baton, name, steps):
