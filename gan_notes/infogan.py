@@ -173,8 +173,12 @@ def info_loss(logits:Tensor, # (N, K) Q's logits of the categorical code (no sof
     "InfoGAN's mutual-information loss lambda_cat CE(logits, c) + lambda_cont NLL(cont | mean, std): -lambda L_I up to constants."
     lambda_cat, lambda_cont = _check_lambda('lambda_cat', lambda_cat), _check_lambda('lambda_cont', lambda_cont)
     _check_logits_codes(logits, c)
-    if cont is None: cont = logits.new_zeros(len(logits), 0)
-    if mean is None: mean, log_std = cont, torch.zeros_like(cont)
+    if (mean is None) != (cont is None):
+        raise ValueError(f"mean and cont go together (both with continuous codes, neither without): got "
+                         f"mean {'None' if mean is None else 'a tensor'} and cont {'None' if cont is None else 'a tensor'}")
+    if mean is None:
+        if log_std is not None: raise ValueError("log_std without mean and cont: give all three, or none")
+        cont = logits.new_zeros(len(logits), 0); mean, log_std = cont, torch.zeros_like(cont)
     if log_std is None: raise ValueError("log_std is required with mean (zeros for a fixed unit variance)")
     if cont.ndim != 2 or len(cont) != len(logits): raise ValueError(f"cont must have shape ({len(logits)}, C), got {tuple(cont.shape)}")
     ce, nll = _info_terms({'logits': logits, 'mean': mean, 'log_std': log_std}, torch.as_tensor(c).long(), cont)
