@@ -536,7 +536,7 @@ def cdcgan_evaluate(learn:Learner, # A conditional learner on the 10 digit class
         raise ValueError(f"learn must be conditional on the 10 digit classes (cdcgan_recipe), got objective {type(learn.objective).__name__}")
     y = torch.arange(EVAL_N) % 10
     x = _to_tanh_range(learn.generate(EVAL_N, seed=seed, y=y).cpu(), learn.G)
-    acc = mnist_conditional_accuracy(x, y)
+    acc = mnist_conditional_accuracy(x, y, model=_classifier())   # the cached classifier, not a reload per call
     return {**{k: float(v) for k, v in digit_metrics(x).items()}, 'conditional_accuracy': acc['conditional_accuracy'],
             'min_label_accuracy': acc['min_label_accuracy']}
 
