@@ -54,8 +54,10 @@ def evaluate(learn, # A learner on a toy mixture, or an ensemble member's `Membe
              n:int=EVAL_SAMPLES, # Generator samples
              seed:int=0 # Seed of the evaluation noise (never the training RNG)
             )->dict:
-    "`coverage` of `n` fixed-seed generator samples."
-    return coverage(learn.generate(n, seed).cpu(), learn.data)
+    "`coverage` of `n` fixed-seed generator samples; a diverged generator (non-finite samples) reaches no mode."
+    x = learn.generate(n, seed).cpu()
+    if not torch.isfinite(x).all(): return {'modes': 0, 'modes_20': 0, 'hq': 0.0, 'reverse_kl': None}   # so one NaN run cannot end a sweep
+    return coverage(x, learn.data)
 
 # %% ../nbs/02a_comparison.ipynb #f224ff3b
 BASELINES = ('real', 'uniform', 'collapsed')
@@ -545,7 +547,7 @@ def sweep(objectives:dict, # `{name: ToyGAN or 'module:attribute'}`
           eval_last:int=EVAL_LAST, # Evaluations averaged into the reported metrics
           progress=None # Optional `progress(state)`: `SweepProgress`, elapsed seconds, records of a finished group or None
          )->list:
-    "Train every objective on every dataset for `seeds` seeds, the seeds of each (objective, dataset) as one ensemble."
+    "Train every objective on every dataset for `seeds` seeds, all runs of each objective as one ensemble (split per dataset when workers would idle)."
     if not objectives: raise ValueError("objectives must name at least one objective")
     if isinstance(datasets, str) or not datasets: raise ValueError(f"datasets must be a non-empty list of names, got {datasets!r}")
     for d in datasets: toy_dataset(d)

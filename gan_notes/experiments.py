@@ -194,7 +194,8 @@ def report_intro(runs:list, # Records from `compare`
     steps, seeds = sorted({r['steps'] for r in runs}), sorted({r['seed'] for r in runs})
     every, last = runs[0]['evaluation']['every'], min(runs[0]['evaluation']['last'], len(runs[0]['curve']['step']))
     out = [f"Every objective trained on {', '.join(dict.fromkeys(r['data'] for r in runs))} for {', '.join(f'{s:,}' for s in steps)} generator "
-           f"steps with seeds {', '.join(map(str, seeds))}; the seeds of each (objective, dataset) train together as one batched "
+           f"steps with seeds {', '.join(map(str, seeds))}; all runs of one objective (its datasets and seeds) train together as one "
+           f"batched "
            f"ensemble (`gan_notes.comparison`). Each run is evaluated every {every} steps on {EVAL_SAMPLES:,} fixed-seed samples, and "
            f"its metrics are **the mean of its last {last} evaluations** (so that a generator hopping between modes is measured over "
            f"its motion, not at one instant); cells are mean ± standard error over the {len(seeds)} seeds."]
@@ -207,7 +208,8 @@ def report_intro(runs:list, # Records from `compare`
 def report_notes(runs:list # Records from `compare`
                 )->list:
     "The report's notes under the table: the decided claims, the two mode-count rules, the marks and the reference rows."
-    out = ['**The claims.**\n\n' + '\n'.join(claims(runs))] if claims(runs) else []
+    decided = claims(runs)
+    out = ['**The claims.**\n\n' + '\n'.join(decided)] if decided else []
     out += ["- **modes (≥1)**: the loose rule, a mode counts with one high-quality sample (within 3σ of its centre): VEEGAN's text and "
             f"PacGAN's evaluation code. **modes (≥{MIN_COUNT})**: the threshold rule, at least {MIN_COUNT} of the {EVAL_SAMPLES:,} samples; "
             "ours (we could not find it in PacGAN's text). **hq**: the fraction of high-quality samples. **reverse KL**: KL(mode "
