@@ -24,14 +24,25 @@ check() {  # check NAME CMD...: run CMD (output to a log), print PASS or FAIL wi
 finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ] && exit 0 || exit 1; }
 
 # ---- build and install ------------------------------------------------------------------------------------------------
-check "build the wheel (python -m build --wheel)" "$PY" -m build --wheel --outdir "$WORK/dist" "$ROOT"
+# Built from a private copy of the tree: .ci/run starts this script while the notebooks are tested in the same checkout, and
+# setuptools writes build/ and gan_notes.egg-info/ (entry points included) in the tree it builds from.
+SRC="$WORK/src"; mkdir -p "$SRC"
+if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$SRC" 2>/dev/null || true)
+else cp -r "$ROOT"/. "$SRC"; rm -rf "$SRC/build" "$SRC"/*.egg-info; fi
+check "build the wheel (python -m build --wheel)" "$PY" -m build --wheel --outdir "$WORK/dist" "$SRC"
 WHEEL=$(ls "$WORK"/dist/gan_notes-*.whl 2>/dev/null | head -n 1 || true)
 [ -n "$WHEEL" ] || { echo "FAIL  no wheel was built"; failed=$((failed+1)); finish; }
 echo "      wheel: $(basename "$WHEEL")"
 check "fresh venv" "$PY" -m venv "$WORK/venv"
 VPY="$WORK/venv/bin/python"; GN="$WORK/venv/bin/gan-notes"
 check "pip install <wheel> fastcore --upgrade" "$VPY" -m pip install "$WHEEL" fastcore --upgrade
-[ -x "$GN" ] || { echo "FAIL  the gan-notes console script is not installed"; failed=$((failed+1)); finish; }
+if [ ! -x "$GN" ]; then   # say why: what the wheel declares and what pip put in the venv
+  echo "FAIL  the gan-notes console script is not installed"; failed=$((failed+1))
+  "$PY" -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); e = [n for n in z.namelist() if n.endswith("entry_points.txt")]; print("      wheel entry points:", e and z.read(e[0]).decode().split() or "none")' "$WHEEL"
+  echo "      venv bin: $(ls "$WORK/venv/bin" | tr '\n' ' ')"; tail -n 5 "$WORK/check.log" | sed 's/^/      | /'
+  finish
+fi
 echo "      $("$VPY" -c 'import fastcore, torch; print(f"fastcore {fastcore.__version__}, torch {torch.__version__}")')"
 
 cd "$WORK"   # from here on nothing can be imported from the repository by accident
