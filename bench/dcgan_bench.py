@@ -18,7 +18,7 @@ its numbers are not GPU measurements.
 `run(out_dir)` does the CPU comparison (and the GPU part when CUDA is available) from Python, for `bench/run.py`, writes
 `dcgan_results.json` and `dcgan_results.md` to `out_dir`, and returns the Markdown's path.
 """
-import argparse, contextlib, importlib.util, json, os, platform, statistics, sys, threading, time
+import argparse, contextlib, importlib.util, json, os, platform, statistics, sys, time
 from pathlib import Path
 import torch
 import torch.nn.functional as F
@@ -96,23 +96,11 @@ VERSIONS = {'bare': ('bare PyTorch loop', _run_bare),
 
 
 def interleaved_round(versions, steps:int, chunk:int)->dict:
-    "One fit of each version, interleaved `chunk` steps at a time; `{version: (wall_s, cpu_s)}`."
-    baton, errors = Baton(versions, chunk), []
-    def target(v):
-        try: VERSIONS[v][1](baton, v, steps)
-        except BaseException as e:
-            errors.append((v, e))
-            if v in baton._t: baton.release(v, finished=True)
-    threads = [threading.Thread(target=target, args=(v,), daemon=True) for v in versions]
-    for t in threads: t.start()
-    for t in threads: t.join()
-    if errors: raise RuntimeError(f"version {errors[0][0]} failed: {errors[0][1]!r}") from errors[0][1]
-    return {v: (baton.wall[v], baton.cpu[v]) for v in versions}
+    "One fit of each version, interleaved `chunk` steps at a time (loop_bench's runner); `{version: (wall_s, cpu_s)}`."
+    return loop_bench.interleaved_round(versions, steps, chunk, VERSIONS)
 
 
-def _ratios(times, a, b, i):
-    rs = [x[i]/y[i] for x, y in zip(times[a], times[b])]
-    return {'median': statistics.median(rs) - 1, 'min': min(rs) - 1, 'max': max(rs) - 1}
+_ratios = loop_bench._ratio_stats
 
 
 class AutocastObjective:

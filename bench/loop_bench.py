@@ -127,12 +127,12 @@ VERSIONS = {
                        _run_fit(lambda clock: [Dashboard(live=True, clock=clock)])),
 }
 
-def interleaved_round(versions, steps:int, chunk:int)->dict:
-    "Run one fit of each version, interleaved `chunk` steps at a time; `{version: (wall_s, cpu_s)}`."
-    baton = Baton(versions, chunk)
+def interleaved_round(versions, steps:int, chunk:int, table=None)->dict:
+    "Run one fit of each version of `table` (default `VERSIONS`), interleaved `chunk` steps at a time; `{version: (wall_s, cpu_s)}`."
+    baton, table = Baton(versions, chunk), VERSIONS if table is None else table
     errors = []
     def target(v):
-        try: VERSIONS[v][1](baton, v, steps)
+        try: table[v][1](baton, v, steps)
         except BaseException as e:
             errors.append((v, e))
             if v in baton._t: baton.release(v, finished=True)
