@@ -6,11 +6,11 @@
 __all__ = ['PARTS', 'EVAL_N', 'check_labels', 'mnist_digits', 'digit_classifier', 'Classified', 'classify', 'classifier_counter',
            'classified_digits', 'score', 'reference']
 
-# %% ../nbs/04a_digits.ipynb #322526eb
+# %% ../nbs/04a_digits.ipynb #59594376
 import math
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import NamedTuple
+from dataclasses import dataclass
 import torch
 from torch import Tensor
 from .data import mnist_offline
@@ -52,7 +52,7 @@ def check_labels(y, # Labels: an int (repeated `n` times), or a 1-D tensor/array
     return t
 
 
-# %% ../nbs/04a_digits.ipynb #967332fc
+# %% ../nbs/04a_digits.ipynb #74bb1c02
 PARTS = ('train', 'heldout')
 
 @lru_cache(maxsize=1)
@@ -69,16 +69,26 @@ def mnist_digits(part:str='train' # `'train'`: the 4,000 digits the classifier w
     idx = mnist_split()[PARTS.index(part)]
     return x[idx], y[idx]
 
-# %% ../nbs/04a_digits.ipynb #dda92f05
+# %% ../nbs/04a_digits.ipynb #179a4cc3
 @lru_cache(maxsize=1)
 def digit_classifier()->MnistClassifier:
     "The shipped MNIST classifier, loaded once per process (`metrics.mnist_classifier()`) and shared by every section, in eval mode."
     return mnist_classifier()
 
-class Classified(NamedTuple):
-    "A set of digits after one pass through the classifier."
-    features:Tensor # (N, 128) float64 penultimate activations: the space of FID and KID
+@dataclass(frozen=True, eq=False)
+class Classified:
+    "A set of digits after one pass through the classifier; unpacks as `features, logits`."
+    features:Tensor # (N, d) float64 penultimate activations (d = 128): the space of FID and KID
     logits:Tensor # (N, 10) float64 logits: the classifier score and the accuracies
+
+    def __post_init__(self):
+        f, l = self.features, self.logits
+        if not (torch.is_tensor(f) and torch.is_tensor(l) and f.ndim == 2 and l.ndim == 2 and l.shape[1] == 10 and len(f) == len(l)):
+            shape = lambda t: tuple(t.shape) if torch.is_tensor(t) else type(t).__name__
+            raise ValueError(f"features and logits must be (N, d) and (N, 10) tensors of the same N, got {shape(f)} and {shape(l)}")
+
+    def __iter__(self): return iter((self.features, self.logits))
+    def __len__(self)->int: return len(self.features)
 
 def classify(images # (N, 1, 28, 28) digits in [-1, 1]
             )->Classified:
@@ -88,7 +98,7 @@ def classify(images # (N, 1, 28, 28) digits in [-1, 1]
     out = extract_features(lambda b: (lambda f: torch.cat([f, m.head(f)], 1))(m.features(b.float().cpu())), x)
     return Classified(out[:, :-10], out[:, -10:])
 
-# %% ../nbs/04a_digits.ipynb #ad5b5c85
+# %% ../nbs/04a_digits.ipynb #b14f6d42
 @contextmanager
 def classifier_counter():
     "Count the digits that pass through the shared classifier's body inside the `with` block: yields `{'digits': n, 'passes': batches}`."
@@ -98,7 +108,7 @@ def classifier_counter():
     try: yield count
     finally: handle.remove()
 
-# %% ../nbs/04a_digits.ipynb #de8a7cfb
+# %% ../nbs/04a_digits.ipynb #eb2d34cb
 @lru_cache(maxsize=None)
 def _classified(part:str)->tuple:
     x, y = mnist_digits(part)
@@ -110,7 +120,7 @@ def classified_digits(part:str='heldout' # `'heldout'` (the reference of every s
     _check_part(part)
     return _classified(part)
 
-# %% ../nbs/04a_digits.ipynb #cd676709
+# %% ../nbs/04a_digits.ipynb #d171d30b
 EVAL_N = 1000   # digits per FID/KID: as many as the held-out digits (the reasons above); every result records it as `fid_n`
 
 def _label_accuracy(logits:Tensor, y:Tensor)->dict:
@@ -126,7 +136,7 @@ def score(digits, # (N, 1, 28, 28) digits in [-1, 1], N >= 2 (`EVAL_N` for compa
          )->dict: # `fid`, `fid_n`, `kid`, `kid_std`, `score`; with labels also `conditional_accuracy`, `per_label`, `min_label_accuracy`
     "The one score of digits against the held-out digits: FID and KID on the classifier's features (N recorded as `fid_n`), the classifier score, and per-label accuracy."
     c = digits if isinstance(digits, Classified) else classify(digits)
-    n = len(c.features)
+    n = len(c)
     if n < 2: raise ValueError(f"digits must hold at least 2 images, got {n}")
     y = None if labels is None else check_labels(labels, 10, n, 'labels')
     ref = classified_digits('heldout')[0].features
@@ -135,7 +145,7 @@ def score(digits, # (N, 1, 28, 28) digits in [-1, 1], N >= 2 (`EVAL_N` for compa
          'score': inception_score(c.logits, splits=10 if n >= 20 else 1, from_logits=True)[0]}
     return m if y is None else {**m, **_label_accuracy(c.logits, y)}
 
-# %% ../nbs/04a_digits.ipynb #8f99e853
+# %% ../nbs/04a_digits.ipynb #8923c96b
 @lru_cache(maxsize=None)
 def _reference(n:int)->dict:
     c, _ = classified_digits('train')
