@@ -12,13 +12,12 @@ __all__ = ['LEAK', 'RING8_INFOGAN', 'MNIST_INFOGAN', 'INFOGAN_DATASETS', 'infoga
 
 # %% ../nbs/07_infogan.ipynb #3f9b9219
 import math
-from functools import lru_cache
 import numpy as np
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
-from .data import sample_codes, toy_dataset, mode_coverage, mnist_offline
-from .conditional import check_labels
+from .data import sample_codes, toy_dataset, mode_coverage
+from .digits import check_labels, EVAL_N, mnist_digits, classify, score
 from .structure import (CrossEntropyObjective, Learner, Recipe, Generator, Discriminator, TensorSource,
                                  seed_everything)
 
@@ -271,7 +270,7 @@ class InfoGANObjective(CrossEntropyObjective):
         "Noise z, a categorical code `c` (labels) and continuous codes `cont`, from `sample_codes`; any of them can be fixed."
         latent = super().sample_latent(learn, n, generator, z=z, **given)
         _, u, labels = sample_codes(n, self.n_categories, self.n_continuous, learn.rng if generator is None else generator)
-        if c is not None: labels = check_labels(c, self.n_categories, n, 'c').cpu()   # the conditional section's label check
+        if c is not None: labels = check_labels(c, self.n_categories, n, 'c').cpu()   # the one label check (digits)
         if cont is not None:
             u = torch.as_tensor(cont, dtype=torch.float32).cpu()
             if u.ndim == 1: u = u.expand(n, -1)
@@ -453,36 +452,20 @@ class InfoDiscriminator(nn.Module):
     def forward(self, x:Tensor)->Tensor: return self.head(self.body(x)).squeeze(1)
 
 # %% ../nbs/07_infogan.ipynb #8897e1ea
-@lru_cache(maxsize=1)
-def _mnist_parts()->tuple:
-    "The classifier's training digits, and its held-out digits with their labels (`mnist_split` of `mnist_offline`)."
-    from gan_notes.metrics import mnist_split
-    images, labels = mnist_offline()
-    train, heldout = mnist_split()
-    return images[train], images[heldout], labels[heldout]
-
-@lru_cache(maxsize=1)
-def _classifier():
-    from gan_notes.metrics import mnist_classifier
-    return mnist_classifier()
-
 def mnist_metrics(learn, # An InfoGAN learner on MNIST digits
-                  n:int=2000, # Generator samples
+                  n:int=EVAL_N, # Generator samples; `EVAL_N` unless reading a file written at another size
                   seed:int=0 # Seed of their latent
                  )->dict:
-    "Categorical-code error (shipped classifier + Hungarian matching), Q's error on held-out real digits, L_I, and FID."
-    from gan_notes.metrics import extract_features, mnist_fid
+    "Categorical-code error (classifier + Hungarian matching), Q's error on held-out real digits, L_I, and `digits.score` (FID at `fid_n` = n), from one classifier pass."
     obj = _check_info_learner(learn)
     if obj.n_categories < 10: raise ValueError(f"the MNIST code error needs a categorical code of at least 10 values, got {obj.n_categories}")
     m, x, latent = code_metrics(learn, n, seed)
-    clf = _classifier()
-    digits = extract_features(clf, x.float()).argmax(1)
-    conf = confusion_matrix(latent['c'], digits, obj.n_categories, 10)
-    _, real, real_labels = _mnist_parts()
+    c = classify(x.float())                                    # the one pass through the classifier
+    conf = confusion_matrix(latent['c'], c.logits.argmax(1), obj.n_categories, 10)
+    real, real_labels = mnist_digits('heldout')
     q_codes = _read_back(learn, real)['logits'].argmax(1)
     return {'code_error': 1 - match_codes(conf)[1]/n,
-            'q_error': 1 - code_accuracy(q_codes, real_labels, obj.n_categories, 10), **m,
-            'fid': mnist_fid(x.float(), real, clf)}
+            'q_error': 1 - code_accuracy(q_codes, real_labels, obj.n_categories, 10), **m, **score(c)}
 
 def digit_order(learn, # An InfoGAN learner on MNIST digits
                 n:int=2000, # Generator samples to match on
@@ -490,9 +473,8 @@ def digit_order(learn, # An InfoGAN learner on MNIST digits
                )->list: # The categorical codes matched to digits 0, 1, ..., 9 (then any unmatched codes)
     "The codes in the order of the digits the Hungarian matching assigns them (the paper reorders its figure the same way)."
     obj = _check_info_learner(learn)
-    from gan_notes.metrics import extract_features
     x, latent = learn.generate(n, seed, return_latent=True)
-    digits = extract_features(_classifier(), x.cpu().float()).argmax(1)
+    digits = classify(x.cpu().float()).logits.argmax(1)
     mapping, _ = match_codes(confusion_matrix(latent['c'].cpu(), digits, obj.n_categories, 10))
     matched = sorted((int(d), k) for k, d in enumerate(mapping) if d >= 0)
     return [k for _, k in matched] + [k for k, d in enumerate(mapping) if d < 0]
@@ -534,7 +516,7 @@ def mnist_infogan(seed:int=0, # Seed of networks, data and noise
     obj = InfoGANObjective(10, n_continuous, q_hidden=128, q_batchnorm=True, **{'lr_g': s['lr_g'], 'lr_d': s['lr_d'], **objective})
     seed_everything(seed)
     G, D = InfoGenerator(s['z_dim'] + 10 + n_continuous, width), InfoDiscriminator(width)
-    return Learner(G, D, TensorSource(_mnist_parts()[0]), obj, z_dim=s['z_dim'], prior=s['prior'], batch_size=batch_size,
+    return Learner(G, D, TensorSource(mnist_digits('train')[0]), obj, z_dim=s['z_dim'], prior=s['prior'], batch_size=batch_size,
                    seed=seed, cbs=cbs, device=device)
 
 # %% ../nbs/07_infogan.ipynb #a2330e79
@@ -579,7 +561,7 @@ def record_run(data:str='ring8', # `'ring8'` or `'mnist'`
                steps:int=3000, # Training steps
                eval_every:int=100, # Steps between evaluations
                seed:int=0, # Seed of networks, data and noise
-               eval_samples:int=2000, # Generator samples per evaluation
+               eval_samples:int|None=None, # Generator samples per evaluation; default 2,000 on ring8, `EVAL_N` on MNIST
                record_every:int=20, # Steps between recorded training L_I estimates
                checkpoint=None, # Optional path: save the final learner there
                cpu_budget_s:float|None=None, # Optional budget: stop at the first evaluation with this many training CPU seconds spent
@@ -595,6 +577,7 @@ def record_run(data:str='ring8', # `'ring8'` or `'mnist'`
         raise ValueError(f"cpu_budget_s must be a positive number of seconds or None, got {cpu_budget_s!r}")
     if data not in INFOGAN_DATASETS: raise ValueError(f"InfoGAN trains on {', '.join(INFOGAN_DATASETS)}, not {data!r}")
     torch.set_num_threads(1)
+    eval_samples = (2000 if data == 'ring8' else EVAL_N) if eval_samples is None else eval_samples
     metrics = ring8_metrics if data == 'ring8' else mnist_metrics
     evals, spent = [], {'eval': 0.}
     def evaluate(learn):
