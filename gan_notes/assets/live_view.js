@@ -191,8 +191,9 @@ function render({ model, el: root }) {
 
   const draw = () => {
     const f = model.get('frame') || {}, setup = model.get('setup') || {};
-    if (setup.lr) for (const p of ['D', 'G']) if (setup.lr[p] !== undefined && document.activeElement !== lrs[p].s) {
-      lrs[p].s.value = Math.log10(setup.lr[p]); lrs[p].v.textContent = fmt(setup.lr[p]);
+    if (setup.lr) for (const p of ['D', 'G']) if (setup.lr[p] !== undefined) {
+      box.dataset['lr' + p] = String(setup.lr[p]);      // what the kernel applies (a test reads it)
+      if (document.activeElement !== lrs[p].s) { lrs[p].s.value = Math.log10(setup.lr[p]); lrs[p].v.textContent = fmt(setup.lr[p]); }
     }
     if (!f.n) return;
     const st = { real: f32(setup.real), centers: setup.centers ? f32(setup.centers) : null };
