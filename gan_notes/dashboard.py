@@ -190,11 +190,11 @@ class ToyView:
                  grid:int=48, # Grid points per side of D's surface (48: about 7 ms for the toy MLPs on one thread)
                  lines:int=21, # Grid lines per direction of G's manifold
                  n_arrows:int=150, # Fakes that get a gradient arrow
-                 arrow_scale:float|None=None): # Arrow length per unit of gradient; default: set at the first `compute`, then kept
+                 arrow_scale:float|None=None): # Arrow length per unit of gradient; default automatic: set by the first `compute`, then only ever reduced
         for name, v in (('n_samples', n_samples), ('grid', grid), ('lines', lines), ('n_arrows', n_arrows)): _check_pos_int(name, v)
         if arrow_scale is not None and (isinstance(arrow_scale, bool) or not isinstance(arrow_scale, (int, float)) or not arrow_scale > 0):
             raise ValueError(f"arrow_scale must be a positive number or None, got {arrow_scale!r}")
-        self.n_samples, self.grid, self.lines, self.arrow_scale = n_samples, grid, lines, arrow_scale
+        self.n_samples, self.grid, self.lines, self.arrow_scale, self.auto_scale = n_samples, grid, lines, arrow_scale, arrow_scale is None
         batch = learn.data.sample(n_samples, torch.Generator().manual_seed(1))
         self.real = _first(batch).detach().cpu().float().numpy()
         if self.real.ndim != 2 or self.real.shape[1] != 2: raise ValueError(f"ToyView needs 2-D samples, the data has shape {self.real.shape[1:]}")
@@ -216,9 +216,11 @@ class ToyView:
             rng = (lo, hi) if hi > lo else (lo - 1, hi + 1)
         m = len(_first(self.arrow_batch))
         g = generator_gradient(learn, fake[:m], _to_device(self.arrow_batch, learn.device))
-        if self.arrow_scale is None:
-            med = float(np.median(np.linalg.norm(g, axis=1)))
-            self.arrow_scale = 0.06*(bounds[1] - bounds[0])/med if med > 0 and math.isfinite(med) else 1.
+        med = float(np.median(np.linalg.norm(g, axis=1)))
+        if med > 0 and math.isfinite(med):
+            fit = 0.06*(bounds[1] - bounds[0])/med      # the scale at which the median arrow is 6% of the view
+            if self.arrow_scale is None or (self.auto_scale and fit < self.arrow_scale): self.arrow_scale = fit
+        if self.arrow_scale is None: self.arrow_scale = 1.
         return {'fake': f, 'bounds': bounds, 'heat': heat, 'heat_kind': kind, 'heat_range': rng,
                 'manifold': generator_manifold(learn, self.lines), 'arrows': np.concatenate([f[:m], g], 1),
                 'arrow_scale': self.arrow_scale, 'grad_median': float(np.median(np.linalg.norm(g, axis=1)))}
@@ -228,7 +230,8 @@ def _title(ax, text):
     "A small title at a fixed height (an automatic height costs a layout computation on every draw)."
     ax.set_title(text, fontsize=9, y=1.0)
 
-_HEAT_CMAP = 'RdBu'   # red: looks generated to D, white: undecided, blue: looks real (the live view uses the same ramp)
+_HEAT_CMAP = 'PRGn'   # purple: looks generated to D, white: undecided, green: looks real (the live view uses a lightened PRGn)
+_REAL_C, _FAKE_C = '#1b7837', '#762a83'
 
 def draw_toy_view(ax, # Matplotlib axes
                   view:dict, # A frame from `ToyView.compute`
@@ -238,18 +241,18 @@ def draw_toy_view(ax, # Matplotlib axes
     x0, x1, y0, y1 = view['bounds']; cb = None
     if view['heat'] is not None:
         lo, hi = view['heat_range']
-        im = ax.imshow(view['heat'], origin='lower', extent=(x0, x1, y0, y1), cmap=_HEAT_CMAP, vmin=lo, vmax=hi, alpha=0.75, interpolation='bilinear')
+        im = ax.imshow(view['heat'], origin='lower', extent=(x0, x1, y0, y1), cmap=_HEAT_CMAP, vmin=lo, vmax=hi, alpha=0.45, interpolation='bilinear')
         cb = ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.02, shrink=0.8); cb.ax.tick_params(labelsize=7)
         cb.set_label('D(x), probability of real' if view['heat_kind'] == 'probability' else 'critic f(x)', fontsize=8)
     if view['manifold'] is not None:
         m = view['manifold']
         for k in range(m.shape[0]):
-            ax.plot(m[k, :, 0], m[k, :, 1], c='#5a3c8c', lw=0.5, alpha=0.45); ax.plot(m[:, k, 0], m[:, k, 1], c='#5a3c8c', lw=0.5, alpha=0.45)
-    ax.scatter(real[:, 0], real[:, 1], s=3, c='C0', alpha=0.35, lw=0, label='real')
-    ax.scatter(view['fake'][:, 0], view['fake'][:, 1], s=3, c='C3', alpha=0.6, lw=0, label='G(z)')
+            ax.plot(m[k, :, 0], m[k, :, 1], c='#3c3c3c', lw=0.5, alpha=0.35); ax.plot(m[:, k, 0], m[:, k, 1], c='#3c3c3c', lw=0.5, alpha=0.35)
+    ax.scatter(real[:, 0], real[:, 1], s=4, c=_REAL_C, alpha=0.5, lw=0, label='real')
+    ax.scatter(view['fake'][:, 0], view['fake'][:, 1], s=4, c=_FAKE_C, alpha=0.7, lw=0, label='G(z)')
     a = view['arrows']
     ax.quiver(a[:, 0], a[:, 1], a[:, 2], a[:, 3], angles='xy', scale_units='xy', scale=1/view['arrow_scale'], width=0.003, color='k', alpha=0.8)
-    if centers is not None: ax.scatter(centers[:, 0], centers[:, 1], marker='x', c='k', s=22, lw=1.2, label='centres')
+    if centers is not None: ax.scatter(centers[:, 0], centers[:, 1], marker='x', c='k', s=18, lw=0.8, alpha=0.6, label='centres')
     ax.set_xlim(x0, x1); ax.set_ylim(y0, y1); ax.set_aspect('equal')
     ax.legend(fontsize=7, loc='upper right', markerscale=2, framealpha=0.7)
     return cb
@@ -665,16 +668,16 @@ class Dashboard(Callback):
         "The live view's next frame for `learn` (arrays not yet encoded): samples view, curves, progress and status."
         now = self.clock()
         f = {'n': self.frames + 1, 'step': learn.step, 'done': learn.step - self.start_step, 'total': self.total, 'status': status,
-             'rate': self._rate(learn, now), 'xmax': max(learn.target_step, 1), 'curves': live_curves(learn.history, self.metrics)}
+             'rate': self._rate(learn, now), 'xmax': max(learn.step, 10), 'curves': live_curves(learn.history, self.metrics)}
         toy, shown = self._toy(learn), None
         if toy is not None:
             v = toy.compute(learn)
             f.update(kind='toy', bounds=v['bounds'], fake=v['fake'], manifold=v['manifold'], arrows=v['arrows'], arrow_scale=v['arrow_scale'])
             if v['manifold'] is not None: f['manifold_n'] = v['manifold'].shape[0]
             if v['heat'] is not None: f.update(heat=v['heat'], heat_n=v['heat'].shape[0], heat_range=v['heat_range'])
-            what = 'D(x), the probability of real: blue 1, white 1/2, red 0' if v['heat_kind'] == 'probability' else 'the critic f(x): blue high, red low'
-            f['legend'] = (f"background: {what}. Blue dots real, red dots G(z); purple lines: G's image of a grid of z; "
-                           f"arrows: -dL_G/dx on {len(v['arrows'])} fakes (median |grad| {v['grad_median']:.3g}).")
+            what = 'D(x), the probability of real: green 1, white 1/2, purple 0' if v['heat_kind'] == 'probability' else 'the critic f(x): green high, purple low'
+            f['legend'] = (f"background: {what}. Green dots real, purple dots G(z); grey lines: G's image of a grid of z; "
+                           f"arrows: -dL_G/dx on {len(v['arrows'])} fakes, x{v['arrow_scale']:.3g} (median |grad| {v['grad_median']:.3g}).")
         elif (shown := preview_images(learn, self.preview)) is not None or _sample_kind(fake := learn.generate(min(self.n_samples, 64))) == 'images':
             px = grid_pixels(*shown) if shown is not None else grid_pixels(_as_images(fake.detach().cpu().float()), 8)
             f.update(kind='images', images=px, img_shape=list(px.shape))

@@ -2,7 +2,7 @@
 // this module draws them on canvases: D's surface as a heatmap, G's manifold, real and generated samples, the
 // generator's gradient as arrows, the curves, and the controls (pause, step, stop, learning rates) that message the kernel.
 
-const REAL = [31, 119, 180], FAKE = [214, 39, 40];
+const REAL = [27, 120, 55], FAKE = [118, 42, 131];      // dark green, dark purple (the heatmap's ends, pale)
 
 function f32(v) {
   if (!v) return new Float32Array(0);
@@ -34,10 +34,10 @@ function fmt(v) {
   if (a !== 0 && (a < 1e-3 || a >= 1e4)) return v.toExponential(1);
   return (+v.toPrecision(3)).toString();
 }
-// diverging colour ramp: t = 0 -> orange-red (looks fake to D), 0.5 -> white, 1 -> blue (looks real)
+// diverging colour ramp (matplotlib's PRGn, lightened): t = 0 -> purple (looks generated to D), 0.5 -> white, 1 -> green (looks real)
 function ramp(t) {
   t = Math.min(1, Math.max(0, t));
-  const a = [202, 80, 40], m = [250, 250, 250], b = [45, 110, 190];
+  const a = [196, 162, 207], m = [247, 247, 247], b = [153, 209, 149];
   const [p, q, s] = t < 0.5 ? [a, m, t * 2] : [m, b, (t - 0.5) * 2];
   return [p[0] + (q[0] - p[0]) * s, p[1] + (q[1] - p[1]) * s, p[2] + (q[2] - p[2]) * s];
 }
@@ -64,7 +64,7 @@ function drawToy(p, f, setup) {
   }
   if (f.manifold) {                                 // G's image of a latent grid: its rows and its columns
     const g = f.manifold_n, m = f32(f.manifold);
-    ctx.strokeStyle = 'rgba(90,60,140,0.45)'; ctx.lineWidth = 0.8;
+    ctx.strokeStyle = 'rgba(60,60,60,0.35)'; ctx.lineWidth = 0.8;
     for (let dir = 0; dir < 2; dir++) for (let a = 0; a < g; a++) {
       ctx.beginPath();
       for (let b = 0; b < g; b++) {
@@ -78,8 +78,8 @@ function drawToy(p, f, setup) {
     ctx.fillStyle = `rgba(${col[0]},${col[1]},${col[2]},${alpha})`;
     for (let i = 0; i + 1 < arr.length; i += 2) ctx.fillRect(sx(arr[i]) - r / 2, sy(arr[i + 1]) - r / 2, r, r);
   };
-  dots(setup.real, REAL, 0.35, 2.5);
-  dots(f32(f.fake), FAKE, 0.6, 2.5);
+  dots(setup.real, REAL, 0.5, 3);
+  dots(f32(f.fake), FAKE, 0.7, 3);
   if (f.arrows) {                                   // -dL_G/dx on a subset of fakes: where G's step moves them
     const a = f32(f.arrows), s = f.arrow_scale;
     ctx.strokeStyle = 'rgba(20,20,20,0.8)'; ctx.lineWidth = 1;
@@ -96,7 +96,7 @@ function drawToy(p, f, setup) {
     }
   }
   if (setup.centers) {
-    ctx.strokeStyle = '#111'; ctx.lineWidth = 1.2;
+    ctx.strokeStyle = 'rgba(0,0,0,0.55)'; ctx.lineWidth = 1;
     const c = setup.centers;
     for (let i = 0; i + 1 < c.length; i += 2) {
       const x = sx(c[i]), y = sy(c[i + 1]);
