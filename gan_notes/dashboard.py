@@ -149,12 +149,13 @@ def d_surface(learn, # A learner with a 2-D data space
 def latent_grid(learn, # A learner (for `z_dim` and `prior`)
                 n:int=21 # Grid points per side
                )->Tensor: # `(n*n, z_dim)`
-    "A grid over the first two latent coordinates (±2 for a Gaussian prior, ±1 for a uniform one), the others at 0: a 2-D slice of z-space."
+    "A grid over the first two latent coordinates (±2 for a Gaussian prior, ±1 for a uniform one), the others fixed at one draw of the prior: a 2-D slice of z-space through a typical z."
+    from gan_notes.data import sample_noise
     _check_pos_int('n', n)
     if learn.z_dim < 2: raise ValueError(f"a latent grid needs z_dim >= 2, got {learn.z_dim}")
     r = 1. if learn.prior == 'uniform' else 2.
-    g = _grid((-r, r, -r, r), n)
-    return torch.cat([g, torch.zeros(n*n, learn.z_dim - 2)], 1)
+    rest = sample_noise(1, learn.z_dim, learn.prior, torch.Generator().manual_seed(0))[:, 2:]   # not 0: in 256-D, |z| is about 16, never 0
+    return torch.cat([_grid((-r, r, -r, r), n), rest.expand(n*n, -1)], 1)
 
 def generator_manifold(learn, # A learner whose generator makes 2-D points
                        n:int=21 # Grid lines per direction
