@@ -17,14 +17,14 @@ from .structure import Callback, CancelFitException, Recorder, GradNorms, Histor
 
 # %% ../nbs/02_dashboard.ipynb #a2c45014
 def in_live_kernel()->bool:
-    "True inside a live Jupyter kernel with `ipywidgets` installed, and not under `nbdev_test`."
+    "True inside a live Jupyter kernel with `ipywidgets` and `anywidget` installed, and not under `nbdev_test`."
     if os.environ.get('IN_TEST'): return False
     try:
         from IPython import get_ipython
         ip = get_ipython()
     except ImportError: return False
     if ip is None or 'IPKernelApp' not in getattr(ip, 'config', {}): return False
-    try: import ipywidgets  # noqa: F401
+    try: import ipywidgets, anywidget  # noqa: F401
     except ImportError: return False
     return True
 
