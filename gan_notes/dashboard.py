@@ -77,7 +77,8 @@ class _PngFigure(Figure):
 
 def figure_png(fig, # A matplotlib figure
                dpi:int=100, # Resolution
-               compress_level:int=6 # zlib level: 1 for live frames (fast), 6 for figures that are kept (smaller)
+               compress_level:int=6, # zlib level: 1 for speed, 6 for figures that are kept (smaller)
+               colors:int|None=None # Re-encode with an adaptive palette of this many colours (3-4x smaller for plots), or `None`
               )->bytes:
     "Render `fig` with Agg and return its PNG bytes."
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -85,7 +86,9 @@ def figure_png(fig, # A matplotlib figure
     canvas = FigureCanvasAgg(fig)
     fig.set_dpi(dpi); canvas.draw()
     buf = io.BytesIO()
-    Image.frombuffer('RGBA', canvas.get_width_height(), canvas.buffer_rgba()).save(buf, format='png', compress_level=compress_level)
+    img = Image.frombuffer('RGBA', canvas.get_width_height(), canvas.buffer_rgba())
+    if colors is not None: img = img.convert('RGB').quantize(colors)
+    img.save(buf, format='png', compress_level=compress_level, optimize=colors is not None)
     return buf.getvalue()
 
 # %% ../nbs/02_dashboard.ipynb #7fa7664a
@@ -709,7 +712,7 @@ class Dashboard(Callback):
 
     def _show_final(self):
         from IPython.display import Image
-        img = Image(data=figure_png(self._figure), format='png')
+        img = Image(data=figure_png(self._figure, colors=256), format='png')   # 100 dpi, palette: readable and small
         if self.live and self.handle is not None: self.handle.update(img)   # the picture replaces the live view
         else: _display(img)
 

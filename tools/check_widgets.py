@@ -25,11 +25,16 @@ dash = Dashboard(metrics=('modes',))
 print('ready')"""
 TRAIN = """learn.fit(200_000, cbs=[dash])
 import json; print('FIT ' + json.dumps([learn.step, dash.frames, learn.stop_reason, learn.history.data.get('lr_d'), learn.opts['D'].param_groups[0]['lr']]))"""
+IMAGES = """from gan_notes.conditional import cgan_learner
+mn = cgan_learner('mnist', seed=0)
+mdash = Dashboard()
+mn.fit(100_000, cbs=[mdash])
+print('IMAGES', mn.step, mdash.frames)"""
 
 
 def notebook(path):
     cells = [{'cell_type': 'code', 'execution_count': None, 'id': f'c{i}', 'metadata': {}, 'outputs': [], 'source': s}
-             for i, s in enumerate((SETUP, TRAIN))]
+             for i, s in enumerate((SETUP, TRAIN, IMAGES))]
     nb = {'cells': cells, 'metadata': {'kernelspec': {'display_name': 'Python 3', 'language': 'python', 'name': 'python3'}},
           'nbformat': 4, 'nbformat_minor': 5}
     path.write_text(json.dumps(nb, indent=1))
@@ -84,7 +89,7 @@ def stop_server(proc):
 
 def view_state(page):
     return page.evaluate("""() => { const b = document.querySelector('.gn-live');
-        return b ? {frame: +b.dataset.frame, step: +b.dataset.step, status: b.dataset.status, hash: b.dataset.hash,
+        return b ? {frame: +b.dataset.frame, step: +b.dataset.step, status: b.dataset.status, hash: b.dataset.hash, kind: b.dataset.kind,
                     lrD: b.dataset.lrD ? +b.dataset.lrD : null, broken: [...document.querySelectorAll('.jp-OutputArea img')]
                     .filter(i => i.complete && i.naturalWidth === 0).length} : null; }""")
 
@@ -188,7 +193,16 @@ def page_checks(page, port, token, out, check):
     gone = page.evaluate("() => document.querySelector('.gn-live') === null")
     check('the static figure replaces the live view', gone and any(w >= 1000 for w, h in imgs), f'images {imgs}')
     page.screenshot(path=str(out/'3_stopped.png'), full_page=True)
-    check('screenshots saved', all((out/f).stat().st_size > 10000 for f in ('1_training.png', '2_paused.png', '3_stopped.png')), str(out))
+    run_cell(page, 2)                              # a conditional GAN on MNIST digits: the samples are an image grid
+    s = wait_until(page, lambda s: s['kind'] == 'images' and s['frame'] >= 3, 60) if page.wait_for_selector('.gn-live', timeout=60000) else None
+    shape = page.evaluate("() => (document.querySelector('.gn-live') || {dataset: {}}).dataset.imgShape")
+    check('image data: a grid of samples, one row per label (10 x 10 digits)', s is not None and s.get('kind') == 'images'
+          and shape == '302x302x1', f"kind {s and s.get('kind')}, grid {shape} px, frame {s and s['frame']}")
+    page.locator('.gn-live').scroll_into_view_if_needed()
+    page.screenshot(path=str(out/'4_images.png'), full_page=True)
+    page.locator('.gn-stop').click()
+    page.wait_for_function("() => [...document.querySelectorAll('.jp-OutputArea-output')].some(e => e.textContent.includes('IMAGES '))", timeout=30000)
+    check('screenshots saved', all((out/f).stat().st_size > 10000 for f in ('1_training.png', '2_paused.png', '3_stopped.png', '4_images.png')), str(out))
 
 
 def main():

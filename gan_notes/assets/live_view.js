@@ -106,8 +106,11 @@ function drawToy(p, f, setup) {
 }
 
 function drawImages(p, f) {
-  const { ctx, w, h } = p, [H, W] = f.img_shape, px = u8(f.images), img = new ImageData(W, H);
-  for (let i = 0; i < H * W; i++) { img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = px[i]; img.data[4 * i + 3] = 255; }
+  const { ctx, w, h } = p, [H, W, C] = f.img_shape, px = u8(f.images), img = new ImageData(W, H);
+  for (let i = 0; i < H * W; i++) {                 // grey (C = 1) or RGB (C = 3) pixels, row-major
+    for (let c = 0; c < 3; c++) img.data[4 * i + c] = px[C === 3 ? 3 * i + c : i];
+    img.data[4 * i + 3] = 255;
+  }
   const off = document.createElement('canvas'); off.width = W; off.height = H; off.getContext('2d').putImageData(img, 0, 0);
   const s = Math.min(w / W, h / H);
   ctx.clearRect(0, 0, w, h); ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, w, h);
@@ -138,11 +141,16 @@ function drawCurves(p, panel, xmax) {
     ctx.strokeStyle = '#999'; ctx.setLineDash([4, 3]); ctx.beginPath();
     const y = T + (1 - (panel.ref - lo) / (hi - lo)) * (h - T - B); ctx.moveTo(L, y); ctx.lineTo(w - R, y); ctx.stroke(); ctx.setLineDash([]);
   }
+  let lx = L + 4, ly = T + 11;                       // legend: name and last value, placed one after another, wrapped
   series.forEach((s, k) => {
     ctx.strokeStyle = COLORS[k % COLORS.length]; ctx.lineWidth = 1.3; ctx.beginPath();
     for (let i = 0; i < s.x.length; i++) { const x = X(s.x[i]), y = Y(s.y[i]); if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y); }
     ctx.stroke();
-    ctx.fillStyle = COLORS[k % COLORS.length]; ctx.fillText(`${s.name} ${fmt(s.y[s.y.length - 1])}`, L + 4 + 92 * (k % 2), T + 11 + 11 * Math.floor(k / 2));
+    const label = `${s.name} ${fmt(s.y[s.y.length - 1])}`, lw = ctx.measureText(label).width;
+    if (lx > L + 4 && lx + lw > w - R - 4) { lx = L + 4; ly += 12; }
+    ctx.fillStyle = 'rgba(255,255,255,0.8)'; ctx.fillRect(lx - 2, ly - 9, lw + 4, 12);
+    ctx.fillStyle = COLORS[k % COLORS.length]; ctx.fillText(label, lx, ly);
+    lx += lw + 12;
   });
 }
 
@@ -209,7 +217,8 @@ function render({ model, el: root }) {
     bPause.textContent = f.status === 'paused' ? 'Resume' : 'Pause';
     bStep.disabled = f.status !== 'paused';
     seen += 1;
-    box.dataset.frame = String(f.n); box.dataset.step = String(f.step); box.dataset.status = f.status;
+    box.dataset.frame = String(f.n); box.dataset.step = String(f.step); box.dataset.status = f.status; box.dataset.kind = f.kind;
+    if (f.img_shape) box.dataset.imgShape = f.img_shape.join('x');
     box.dataset.hash = String(checksum(f)); box.dataset.draws = String(seen);
   };
   model.on('change:frame', draw);
