@@ -712,7 +712,7 @@ class Dashboard(Callback):
 
     def _show_final(self):
         from IPython.display import Image
-        img = Image(data=figure_png(self._figure, colors=256), format='png')   # 100 dpi, palette: readable and small
+        img = Image(data=figure_png(self._figure, 90, colors=256), format='png')   # 90 dpi, a palette: readable, and small enough to keep
         if self.live and self.handle is not None: self.handle.update(img)   # the picture replaces the live view
         else: _display(img)
 
