@@ -602,8 +602,8 @@ class Dashboard(Callback):
             if self.stop_requested: raise CancelFitException('stopped by the user')
         if self.paused and self._credit: self._credit -= 1; self._single = True
         else: self._single = False
-        for player, lr in list(self._pending_lr.items()):
-            del self._pending_lr[player]
+        for player in list(self._pending_lr):
+            lr = self._pending_lr.pop(player)          # the latest value: a message may arrive meanwhile (another thread)
             for name in learn.updates[player]:
                 for g in learn.opts[name].param_groups: g['lr'] = lr
             learn.history.log(learn.step + 1, **{f'lr_{player.lower()}': lr})   # in force from this step on
