@@ -16,6 +16,8 @@ Sections:
    process without DDP, 1 and 2 processes under DDP, on the CPUs; the GPU part is `python bench/dist_bench.py --gpu`).
 6. DCGAN training speed: bench/dcgan_bench.py's run(out_dir) (images/s of Learner.fit against a bare loop doing the same updates
    on the CPU; the GPU options, channels_last and bf16 autocast, only where CUDA is available).
+8. live view: bench/widget_bench.py's run(out_dir) (frames/s and training overhead of the dashboard's live view on the toy
+   MLPs, measured in a fresh ipykernel, and the cost of one frame by part).
 A benchmark script that does not exist is reported as missing in results.md; one that fails is reported with its error.
 Each section's own files go to a temporary folder (--artifacts DIR keeps them); results.md is written atomically.
 """
@@ -121,7 +123,8 @@ def time_to_quality_section(seeds, every, max_steps, max_seconds, quick)->str:
 SECTIONS = (('loop_bench', 'Training-loop overhead'), ('fid_bench', 'FID: speed and accuracy'),
             ('sweep_bench', 'Sweep throughput'), ('cli_bench', 'CLI start-up time'), None,
             ('dist_bench', 'Distributed training (DDP) throughput'),
-            ('dcgan_bench', 'DCGAN training speed: learner vs bare loop'))   # None: the time-to-quality section
+            ('dcgan_bench', 'DCGAN training speed: learner vs bare loop'),
+            ('widget_bench', "Live view: frames per second and training overhead"))   # None: the time-to-quality section
 
 
 def assembled_section(name, title)->str:

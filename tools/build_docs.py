@@ -193,6 +193,12 @@ def src(x)->str:
     return ''.join(x) if isinstance(x, list) else (x or '')
 
 
+def terminal_text(text:str)->str:
+    "Stream text as Jupyter shows it: on each line, only what follows the last carriage return (a progress bar's last state)."
+    text = re.sub(r'\r+\n', '\n', text)          # \r\n is a line end, not a return
+    return '\n'.join(line.rsplit('\r', 1)[-1] for line in text.split('\n'))
+
+
 def fence(text:str, attrs:str='')->str:
     "`text` as a fenced code block, with a fence longer than any backtick run inside it."
     n = max([3] + [len(m) + 1 for m in re.findall(r'`{3,}', text)])
@@ -331,7 +337,7 @@ class Renderer:
         t = o.get('output_type')
         if t == 'stream':
             if o.get('name') == 'stderr' and opts.get('warning') == 'false': return ''
-            text = _ANSI.sub('', src(o.get('text')))
+            text = terminal_text(_ANSI.sub('', src(o.get('text'))))
             if not text.strip(): return ''
             return self.block(fence(text), f"cell-output cell-output-{o.get('name', 'stdout')}")
         if t == 'error':

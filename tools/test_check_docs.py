@@ -149,6 +149,17 @@ def test_readme_links():
 
 
 
+def test_progress_bars():
+    "Saved progress bars show their last state, as Jupyter shows them: per line, the text after the last carriage return."
+    T = build_docs.terminal_text
+    assert T('[#...] 1/4\r[##..] 2/4\r[####] 4/4\n') == '[####] 4/4\n', repr(T('[#...] 1/4\r[##..] 2/4\r[####] 4/4\n'))
+    assert T('a\r\nb\rc\n\rd') == 'a\nc\nd'                      # \r\n ends a line; a line may start with \r
+    assert T('no returns\nhere') == 'no returns\nhere'
+    r = build_docs.Renderer(html=True)
+    out = r.output({'output_type': 'stream', 'name': 'stderr', 'text': ['[#.] 1/2 x\r', '[##] 2/2 y\n']}, {})
+    assert '[##] 2/2 y' in out and '1/2' not in out, out
+
+
 def test_checker():
     "Every bad page is reported with the right problem, and only the bad pages are."
     with tempfile.TemporaryDirectory() as t:
@@ -172,5 +183,5 @@ def test_checker():
 
 
 if __name__ == '__main__':
-    try: test_readme_links(); test_checker()
+    try: test_readme_links(); test_progress_bars(); test_checker()
     except AssertionError as e: sys.exit(f"test_check_docs FAILED:\n{e}")
