@@ -331,9 +331,11 @@ def _direct_sq(a:Tensor, # (..., d) points
               )->Tensor: # (...) squared distances
     "‖a − b‖² summed in a fixed pairwise order, so the same two points give the same bits wherever they are computed."
     s = (a - b)**2
+    width = 1 << (s.shape[-1] - 1).bit_length()
+    if width > s.shape[-1]: s = F.pad(s, (0, width - s.shape[-1]))    # zeros: adding them changes no bit
     while s.shape[-1] > 1:
         h = s.shape[-1]//2
-        s = torch.cat([s[..., :h] + s[..., h:2*h], s[..., 2*h:]], -1)
+        s = s[..., :h] + s[..., h:]
     return s[..., 0]
 
 def _pairs_sq(x:Tensor, ix:Tensor, y:Tensor, iy:Tensor)->Tensor:
@@ -413,7 +415,7 @@ def _knn_sq_radii(x:Tensor, # Validated (N, d) float64 points
 
 def knn_radii(x, # (N, d) points (tensor or array)
               k:int=5, # Neighbour rank: the distance to the k-th nearest other point
-              chunk:int=1024 # Rows and columns per block of the distance matrix
+              chunk:int=512 # Rows and columns per block of the distance matrix
              )->Tensor: # (N,) float64 radii r_k(x_i)
     "Distance from every point to its k-th nearest other point, streamed over blocks of the distance matrix, in float64."
     f = _features(x, 'x')
@@ -456,7 +458,7 @@ def _ball_pass(x:Tensor, # Validated (N, d) ball centres
 def ball_counts(points, # (M, d) points y_j, e.g. generated features (tensor or array)
                 centres, # (N, d) ball centres x_i, e.g. real features; each ball has its centre's k-NN radius among them
                 k:int=5, # Neighbour rank of the radii
-                chunk:int=1024 # Rows and columns per block of the distance matrix
+                chunk:int=512 # Rows and columns per block of the distance matrix
                )->tuple: # `(counts, covered)`: (M,) int64 balls holding each point; (N,) bool, the ball holds a point
     "How many k-NN balls of `centres` hold each point (density's sum; > 0: in the ball union), and which balls hold a point (coverage)."
     x, y = _features(centres, 'centres'), _features(points, 'points')
@@ -468,7 +470,7 @@ def ball_counts(points, # (M, d) points y_j, e.g. generated features (tensor or 
 def prdc(real, # (N, d) real samples or features (tensor or array)
          fake, # (M, d) generated samples or features
          k:int=5, # Neighbour rank of the k-NN balls (Naeem et al.: 5)
-         chunk:int=1024 # Rows and columns per block: at most chunk² distances are held at once
+         chunk:int=512 # Rows and columns per block: at most chunk² distances are held at once
         )->dict: # `{'precision', 'recall', 'density', 'coverage'}`, floats
     "Improved precision and recall (Kynkäänniemi et al.), density and coverage (Naeem et al.): streamed, decided in float64."
     x, y = _features(real, 'real'), _features(fake, 'fake')
