@@ -16,6 +16,8 @@ Sections:
    process without DDP, 1 and 2 processes under DDP, on the CPUs; the GPU part is `python bench/dist_bench.py --gpu`).
 6. DCGAN training speed: bench/dcgan_bench.py's run(out_dir) (images/s of Learner.fit against a bare loop doing the same updates
    on the CPU; the GPU options, channels_last and bf16 autocast, only where CUDA is available).
+8. precision, recall, density and coverage: bench/prdc_bench.py's run(out_dir) (gan_notes' streamed prdc against the prdc
+   package at N = 2,500, 10,000 and 50,000, d = 2, 64 and 2048: time and peak memory, one core, a fresh process per measurement).
 A benchmark script that does not exist is reported as missing in results.md; one that fails is reported with its error.
 Each section's own files go to a temporary folder (--artifacts DIR keeps them); results.md is written atomically.
 """
@@ -121,7 +123,8 @@ def time_to_quality_section(seeds, every, max_steps, max_seconds, quick)->str:
 SECTIONS = (('loop_bench', 'Training-loop overhead'), ('fid_bench', 'FID: speed and accuracy'),
             ('sweep_bench', 'Sweep throughput'), ('cli_bench', 'CLI start-up time'), None,
             ('dist_bench', 'Distributed training (DDP) throughput'),
-            ('dcgan_bench', 'DCGAN training speed: learner vs bare loop'))   # None: the time-to-quality section
+            ('dcgan_bench', 'DCGAN training speed: learner vs bare loop'),
+            ('prdc_bench', 'Precision, recall, density and coverage: speed and memory'))   # None: the time-to-quality section
 
 
 def assembled_section(name, title)->str:
