@@ -348,9 +348,18 @@ def _blocks(n:int, size:int)->list:
     "The (start, stop) pairs of consecutive blocks of `size` in range(n)."
     return [(i, min(i + size, n)) for i in range(0, n, size)]
 
-def _centred_sq_norms(x:Tensor, c:Tensor, chunk:int)->Tensor:
-    "‖x_i − c‖² of every row, block by block (never a centred copy of all of `x`)."
-    return torch.cat([((x[a:b] - c)**2).sum(1) for a, b in _blocks(len(x), chunk)])
+def _shift(x:Tensor, c:Tensor|None)->Tensor: return x if c is None else x - c
+
+def _centred_sq_norms(x:Tensor, c:Tensor|None, chunk:int)->Tensor:
+    "‖x_i − c‖² of every row (c = None: ‖x_i‖²), block by block (never a centred copy of all of `x`)."
+    return torch.cat([(_shift(x[a:b], c)**2).sum(1) for a, b in _blocks(len(x), chunk)])
+
+def _centre(sets:list, chunk:int)->tuple:
+    "The centre m of the matrix products and ‖x_i − m‖² of each set: the common mean when the sets' offset from 0 exceeds their spread, else 0 (None)."
+    c = sum(x.sum(0) for x in sets)/sum(len(x) for x in sets)
+    norms = [_centred_sq_norms(x, c, chunk) for x in sets]
+    if float((c*c).sum()) > float(sum(s.sum() for s in norms))/sum(len(x) for x in sets): return c, norms
+    return None, [_centred_sq_norms(x, None, chunk) for x in sets]
 
 def _gemm_tol(d:int)->float:
     "c such that |D − δ| <= c (‖x − m‖² + ‖y − m‖²): matrix-product squared distance D (centred at m) against the direct δ."
@@ -370,8 +379,7 @@ def _knn_sq_radii(x:Tensor, # Validated (N, d) float64 points
     "Squared k-NN radii, streamed over blocks of the distance matrix (each block serves its rows and, transposed, its columns)."
     n, d = x.shape
     keep = min(n, k + 2)                          # the k + 1 smallest (the point itself first) and one more, to see near-ties
-    c = x.mean(0)
-    s = _centred_sq_norms(x, c, chunk)
+    c, (s,) = _centre([x], chunk)
     tau = _gemm_tol(d)*(s + s.max())              # |D_im − δ_im| <= tau_i for every m
     best_v = torch.full((n, keep), math.inf, dtype=torch.float64, device=x.device)
     best_i = torch.zeros((n, keep), dtype=torch.long, device=x.device)
@@ -392,21 +400,25 @@ def _knn_sq_radii(x:Tensor, # Validated (N, d) float64 points
         best_v[a:b], best_i[a:b] = v, torch.cat([best_i[a:b], pi], 1).gather(1, pos)
     blocks = _blocks(n, chunk)
     for bi, (a, b) in enumerate(blocks):
-        xa = x[a:b] - c
+        xa = _shift(x[a:b], c)
         for a2, b2 in blocks[bi:]:
-            xb = xa if a2 == a else x[a2:b2] - c
+            xb = xa if a2 == a else _shift(x[a2:b2], c)
             dist = torch.addmm(s[a2:b2][None], xa, xb.T, alpha=-2).add_(s[a:b, None])   # ‖xa‖² + ‖xb‖² − 2 xa xbᵀ
             update(a, b, dist, a2)
             if a2 != a: update(a2, b2, dist.T, a)
-    thr = best_v[:, k] + 2*tau                    # the (k+1)-th smallest D, plus 2τ: bounds every D_im with δ_im <= radius²
-    complete = (best_v[:, -1] > thr) | (keep == n)
+    v = best_v[:, k]                              # the (k+1)-th smallest D (the point itself is the first)
+    thr = v + 2*tau                               # bounds every D_im with δ_im <= radius²
     r2 = torch.empty(n, dtype=torch.float64, device=x.device)
+    clean = (best_v[:, k - 1] < v - 2*tau) & ((best_v[:, k + 1] > thr) if keep > k + 1 else True)
+    rows = clean.nonzero()[:, 0]                  # the D order is the δ order around the radius: one direct distance
+    r2[rows] = _pairs_sq(x, rows, x, best_i[rows, k])
+    complete = ~clean & ((best_v[:, -1] > thr) | (keep == n))
     rows = complete.nonzero()[:, 0]
     ii, jj = (best_v[rows] <= thr[rows, None]).nonzero(as_tuple=True)
     dm = torch.full((len(rows), keep), math.inf, dtype=torch.float64, device=x.device)
     dm[ii, jj] = _pairs_sq(x, rows[ii], x, best_i[rows[ii], jj])
     r2[rows] = dm.kthvalue(k + 1, 1).values
-    rest = (~complete).nonzero()[:, 0]            # more near-ties than kept (repeated points): direct distances to all
+    rest = (~clean & ~complete).nonzero()[:, 0]            # more near-ties than kept (repeated points): direct distances to all
     for g0, g1 in _blocks(len(rest), max(1, chunk*chunk//n)):
         r = rest[g0:g1]
         cols = torch.arange(n, device=x.device)
@@ -427,33 +439,38 @@ def _ball_pass(x:Tensor, # Validated (N, d) ball centres
                rx2:Tensor, # (N,) their squared radii
                y:Tensor, # Validated (M, d) points, on the device of `x`
                ry2:Tensor|None, # (M,) squared radii of balls around `y`, or None
-               chunk:int # Rows and columns per block
-              )->tuple: # `(count (M,), hit (N,), inside (N,) or None)`
+               chunk:int, # Rows and columns per block
+               per_point:bool=False # Also count the balls holding each y_j (else only whether there is one, and the total)
+              )->dict: # `count` (M,) or None, `in_union` (M,), `total`, `hit` (N,), `inside` (N,) or None
     "One pass over blocks: balls of x holding each y_j; whether each ball of x holds some y_j; whether each x_i is in a ball of y."
     (n, d), m = x.shape, len(y)
-    c = (x.sum(0) + y.sum(0))/(n + m)
-    sx, sy = _centred_sq_norms(x, c, chunk), _centred_sq_norms(y, c, chunk)
+    c, (sx, sy) = _centre([x, y], chunk)
     cst = _gemm_tol(d)
-    count = torch.zeros(m, dtype=torch.long, device=x.device)
+    count = torch.zeros(m, dtype=torch.long, device=x.device) if per_point else None
+    in_union = torch.zeros(m, dtype=torch.bool, device=x.device)
     hit = torch.zeros(n, dtype=torch.bool, device=x.device)
     inside = None if ry2 is None else torch.zeros(n, dtype=torch.bool, device=x.device)
+    total = 0
     def decide(dist, r2, tau, a, a2, rows:bool):
         "δ < r² for every pair of the block (radii along rows or columns); pairs within τ of their radius are recomputed directly."
         lo, hi = (r2 - tau, r2 + tau) if not rows else ((r2 - tau)[:, None], (r2 + tau)[:, None])
         yes = dist < lo
-        if int((dist <= hi).sum()) != int(yes.sum()):                  # some pair within rounding of its radius
+        if int(torch.count_nonzero(dist <= hi)) != int(torch.count_nonzero(yes)):    # a pair within rounding of its radius
             ii, jj = ((dist <= hi) & ~yes).nonzero(as_tuple=True)
             yes[ii, jj] = _pairs_sq(x, ii + a, y, jj + a2) < (r2[ii] if rows else r2[jj])
         return yes
     for a, b in _blocks(n, chunk):
-        xa = x[a:b] - c
+        xa = _shift(x[a:b], c)
         for a2, b2 in _blocks(m, chunk):
-            dist = torch.addmm(sy[a2:b2][None], xa, (y[a2:b2] - c).T, alpha=-2).add_(sx[a:b, None])
+            dist = torch.addmm(sy[a2:b2][None], xa, _shift(y[a2:b2], c).T, alpha=-2).add_(sx[a:b, None])
             yes = decide(dist, rx2[a:b], cst*(sx[a:b] + sy.max()), a, a2, True)
-            count[a2:b2] += yes.sum(0); hit[a:b] |= yes.any(1)
+            if per_point: count[a2:b2] += yes.sum(0)
+            else: in_union[a2:b2] |= yes.any(0); total += int(torch.count_nonzero(yes))
+            hit[a:b] |= yes.any(1)
             if ry2 is not None:
                 inside[a:b] |= decide(dist, ry2[a2:b2], cst*(sx.max() + sy[a2:b2]), a, a2, False).any(1)
-    return count, hit, inside
+    if per_point: in_union, total = count > 0, int(count.sum())
+    return {'count': count, 'in_union': in_union, 'total': total, 'hit': hit, 'inside': inside}
 
 def ball_counts(points, # (M, d) points y_j, e.g. generated features (tensor or array)
                 centres, # (N, d) ball centres x_i, e.g. real features; each ball has its centre's k-NN radius among them
@@ -464,8 +481,8 @@ def ball_counts(points, # (M, d) points y_j, e.g. generated features (tensor or 
     x, y = _features(centres, 'centres'), _features(points, 'points')
     _same_dim(x, y, 'centres', 'points')
     _check_positive_int(chunk, 'chunk'); _check_k(k, len(x), 'centres')
-    count, hit, _ = _ball_pass(x, _knn_sq_radii(x, k, chunk), y.to(x.device), None, chunk)
-    return count, hit
+    r = _ball_pass(x, _knn_sq_radii(x, k, chunk), y.to(x.device), None, chunk, per_point=True)
+    return r['count'], r['hit']
 
 def prdc(real, # (N, d) real samples or features (tensor or array)
          fake, # (M, d) generated samples or features
@@ -477,10 +494,10 @@ def prdc(real, # (N, d) real samples or features (tensor or array)
     _same_dim(x, y, 'real', 'fake')
     _check_positive_int(chunk, 'chunk'); _check_k(k, len(x), 'real'); _check_k(k, len(y), 'fake')
     y = y.to(x.device)
-    count, hit, inside = _ball_pass(x, _knn_sq_radii(x, k, chunk), y, _knn_sq_radii(y, k, chunk), chunk)
+    r = _ball_pass(x, _knn_sq_radii(x, k, chunk), y, _knn_sq_radii(y, k, chunk), chunk)
     n, m = len(x), len(y)
-    return {'precision': int((count > 0).sum())/m, 'recall': int(inside.sum())/n,
-            'density': int(count.sum())/(k*m), 'coverage': int(hit.sum())/n}
+    return {'precision': int(r['in_union'].sum())/m, 'recall': int(r['inside'].sum())/n,
+            'density': r['total']/(k*m), 'coverage': int(r['hit'].sum())/n}
 
 # %% ../nbs/04_metrics.ipynb #bd8f2b8c
 def fid_infinity(f_gen, # (N, d) features of the generated set; FID is computed on random subsets of it
