@@ -7,8 +7,9 @@ Sizes: N = M = 2,500 (the toy protocol), 10,000 and 50,000 samples per set, in d
 Data: real ~ N(0, I_d), fake ~ N(0.1, 1.2² I_d), float64, from fixed seeds (the same sets for both implementations).
 
 Every measurement runs in a fresh subprocess, pinned to one CPU core (os.sched_setaffinity) with one thread for torch, MKL and
-OpenBLAS (OMP/MKL/OPENBLAS_NUM_THREADS=1, threadpoolctl): `prdc` asks scikit-learn for n_jobs=8, and those threads share the one
-core. Peak memory is the process's ru_maxrss (resource.getrusage), which counts torch's allocations as well as numpy's; the
+OpenBLAS (OMP/MKL/OPENBLAS_NUM_THREADS=1, threadpoolctl). `prdc` asks scikit-learn for n_jobs=8; it runs inside joblib's
+sequential backend, which makes that one job (on a shared machine, 8 threads on one core would take a larger share of it from
+other jobs than gan_notes' one thread does). Peak memory is the process's ru_maxrss (resource.getrusage), which counts torch's allocations as well as numpy's; the
 report also gives the resident memory just before the call (interpreter, libraries and the two data sets), and the difference,
 the memory the computation itself added. Times are the minimum over the repetitions, run interleaved (gan_notes, prdc,
 gan_notes, ...) so that both see the same load on this shared machine; every ratio comes from one run of this script.
@@ -24,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 K, CHUNK, CPU = 5, 512, 1          # CHUNK: the default of gan_notes.metrics.prdc
 SIZES, DIMS = (2_500, 10_000, 50_000), (2, 64, 2048)
-BUDGET_S = 150                     # gan_notes at N = 50,000, d = 2048: measured until this many seconds, for its memory
+BUDGET_S = 120                     # gan_notes at N = 50,000, d = 2048: measured until this many seconds, for its memory
 PEER_MAX_N = 10_000                # prdc is not run above this
 
 
@@ -54,10 +55,12 @@ def one(spec:dict)->dict:
         from gan_notes.metrics import prdc
         fn = lambda: prdc(x, y, k, chunk=spec['chunk'])
     else:
+        import joblib
         from prdc import compute_prdc
         xn, yn = x.numpy(), y.numpy()                                             # views, no copies
-        def fn():
-            with contextlib.redirect_stdout(io.StringIO()): return {q: float(v) for q, v in compute_prdc(xn, yn, k).items()}
+        def fn():                # prdc asks scikit-learn for n_jobs=8; joblib's sequential backend makes that one job
+            with contextlib.redirect_stdout(io.StringIO()), joblib.parallel_config(backend='sequential'):
+                return {q: float(v) for q, v in compute_prdc(xn, yn, k).items()}
     rss_before, peak_before = _rss_bytes(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024
     out = {'rss_before_bytes': rss_before, 'peak_before_bytes': peak_before}
     def stop(*_): raise TimeoutError
@@ -123,7 +126,7 @@ def markdown(r)->str:
     cases = {(c['n'], c['d']): c for c in r['cases']}
     L = [f"PRDC benchmark, {r['date']} (commit {r['commit']}). Machine: {m['cpus']} CPU cores ({m['processor']}), torch {m['torch']}, "
          f"numpy {m['numpy']}, scikit-learn {m['sklearn']}, prdc {m['prdc']}. Every measurement in a fresh process pinned to one core, "
-         f"one thread (prdc's n_jobs=8 scikit-learn threads share that core); load average {m['load_before']:.1f} before and "
+         f"one thread (prdc's n_jobs=8 made one job by joblib's sequential backend); load average {m['load_before']:.1f} before and "
          f"{m['load_after']:.1f} after the run (the machine is shared with other jobs: times are minima over interleaved repetitions). "
          f"k = {K}; gan_notes with chunk = {CHUNK}; N = M; real ~ N(0, I), fake ~ N(0.1, 1.2² I), float64.", "",
          "Memory: peak resident memory of the process (ru_maxrss); *added* is the peak minus the resident memory just before the "
