@@ -161,8 +161,22 @@ def markdown(r)->str:
           f"({'and finished' if big['finished'] else 'without finishing'}); its memory had reached its steady state (one block at a "
           f"time): peak {mib(big['peak_bytes'])} MiB, of which the two float64 data sets are {2*top*2048*8/2**20:,.0f} MiB. Its "
           f"time is extrapolated from N = {mid:,} (the work grows as N²): {(top/mid)**2:.0f} × {cases[(mid, 2048)]['gan_notes']['time_s']:.1f} s ≈ "
-          f"{r['extrapolated_s']:.0f} s on one core of this machine, about {r['gemm_share']:.0%} of it in the float64 matrix products "
-          f"(2N² distances of {2048} dimensions at the measured {r['gemm_gflops']:.1f} GFLOP/s).", "",
+          f"{r['extrapolated_s']:.0f} s on one core of this machine; the float64 matrix products alone (2N² distances × 2d flops) would "
+          f"take {2*top**2*2*2048/(r['gemm_gflops']*1e9):.0f} s at the {r['gemm_gflops']:.1f} GFLOP/s measured at the start of the run "
+          f"(the machine was less loaded then).", "",
+          "**Where the memory goes at d = 2048.** Of what the call adds to the data, most is input validation, not the streamed "
+          "computation: `_features` (through `gan_notes.data.check_samples`) tests `torch.isfinite` on each whole (N, d) set, and "
+          "torch computes that through a full-size temporary (|x|) and boolean masks, so at its peak it holds more than another "
+          "copy of the set. At d = 2 and 64 the sets are small and the call adds the libraries' "
+          "working memory and the blocks.", "",
+          "**Why the speed target is missed.** At d = 64 the matrix products are cheap (64 multiply-adds per distance); the time "
+          "goes to the passes over each block of distances (the comparisons with the radii, the rounding-margin checks, the counts "
+          "and `any` reductions, about a dozen passes per block in each direction) and to the per-block overhead of some 800 "
+          "blocks of 512 × 512, while `prdc` makes a few vectorised passes over whole N × N arrays (paying for them in memory: "
+          "1.5 GB at N = 10,000, 40 GB at 50,000). The ratio is also measured on a machine whose load average was about 8 on "
+          "2 cores, which stretches both. At d = 2048 both are bound by the float64 matrix products, and they do the same "
+          "amount (prdc's numpy uses the symmetric product for a set against itself, as our blocks do); its OpenBLAS is faster "
+          "than torch's MKL on this AMD CPU, so there gan_notes is as fast or slower, and its advantage is memory only.", "",
           "**Targets.** " + "; ".join([
               f"≥ 5× faster than prdc at N = {mid:,}, d = 64: {'met' if t['speedup'] >= 5 else '**missed**'} ({t['speedup']:.1f}×)",
               f"N = {top:,} within 2 GB: the computation adds at most {mib(biggest_added)} MiB to the data at any d "
