@@ -18,6 +18,8 @@ Sections:
    on the CPU; the GPU options, channels_last and bf16 autocast, only where CUDA is available).
 8. live view: bench/widget_bench.py's run(out_dir) (frames/s and training overhead of the dashboard's live view on the toy
    MLPs, measured in a fresh ipykernel, and the cost of one frame by part).
+9. precision, recall, density and coverage: bench/prdc_bench.py's run(out_dir) (gan_notes' streamed prdc against the prdc
+   package at N = 2,500, 10,000 and 50,000, d = 2, 64 and 2048: time and peak memory, one core, a fresh process per measurement).
 A benchmark script that does not exist is reported as missing in results.md; one that fails is reported with its error.
 Each section's own files go to a temporary folder (--artifacts DIR keeps them); results.md is written atomically.
 """
@@ -124,7 +126,8 @@ SECTIONS = (('loop_bench', 'Training-loop overhead'), ('fid_bench', 'FID: speed 
             ('sweep_bench', 'Sweep throughput'), ('cli_bench', 'CLI start-up time'), None,
             ('dist_bench', 'Distributed training (DDP) throughput'),
             ('dcgan_bench', 'DCGAN training speed: learner vs bare loop'),
-            ('widget_bench', "Live view: frames per second and training overhead"))   # None: the time-to-quality section
+            ('widget_bench', "Live view: frames per second and training overhead"),
+            ('prdc_bench', 'Precision, recall, density and coverage: speed and memory'))   # None: the time-to-quality section
 
 
 def assembled_section(name, title)->str:

@@ -5,9 +5,10 @@
 # %% auto #0
 __all__ = ['PSD_TOLERANCE', 'FID_TOLERANCE', 'FLOAT32_UNIT_ROUNDOFF', 'MNIST_N_FEATURES', 'MNIST_CLASSIFIER_PATH',
            'FID_WEIGHTS_URL', 'SmallSampleWarning', 'inception_score', 'trace_sqrt_product', 'frechet_distance',
-           'FeatureStats', 'fid_from_features', 'accumulation_rtol', 'fid_rounding_bound', 'kid', 'fid_infinity',
-           'MnistClassifier', 'mnist_split', 'train_mnist_classifier', 'mnist_classifier', 'extract_features',
-           'mnist_score', 'mnist_features', 'mnist_fid', 'mnist_kid', 'FIDInceptionV3', 'mode_coverage']
+           'FeatureStats', 'fid_from_features', 'accumulation_rtol', 'fid_rounding_bound', 'kid', 'knn_radii',
+           'ball_counts', 'prdc', 'fid_infinity', 'MnistClassifier', 'mnist_split', 'train_mnist_classifier',
+           'mnist_classifier', 'extract_features', 'mnist_score', 'mnist_features', 'mnist_fid', 'mnist_kid',
+           'FIDInceptionV3', 'mode_coverage']
 
 # %% ../nbs/04_metrics.ipynb #fc15afd7
 import math, warnings
@@ -358,6 +359,180 @@ def kid(f1, # (N1, d) features of the first set
     est = torch.stack([_mmd2_unbiased(a[torch.randperm(len(a), generator=g)[:m].to(a.device)],
                                       b[torch.randperm(len(b), generator=g)[:m].to(a.device)]) for _ in range(n_subsets)])
     return float(est.mean()), float(est.std(correction=0))
+
+# %% ../nbs/04_metrics.ipynb #7ad1336b
+def _direct_sq(a:Tensor, # (..., d) points
+               b:Tensor # (..., d) points, broadcast against `a`
+              )->Tensor: # (...) squared distances
+    "‖a − b‖² summed in a fixed pairwise order, so the same two points give the same bits wherever they are computed."
+    s = (a - b)**2
+    width = 1 << (s.shape[-1] - 1).bit_length()
+    if width > s.shape[-1]: s = F.pad(s, (0, width - s.shape[-1]))    # zeros: adding them changes no bit
+    while s.shape[-1] > 1:
+        h = s.shape[-1]//2
+        s = s[..., :h] + s[..., h:]
+    return s[..., 0]
+
+def _pairs_sq(x:Tensor, ix:Tensor, y:Tensor, iy:Tensor)->Tensor:
+    "Direct squared distances ‖x[ix[p]] − y[iy[p]]‖² of index pairs, in batches of about 2²² numbers."
+    if not len(ix): return torch.empty(0, dtype=x.dtype, device=x.device)
+    step = max(1, (1 << 22)//x.shape[1])
+    return torch.cat([_direct_sq(x[ix[p:p + step]], y[iy[p:p + step]]) for p in range(0, len(ix), step)])
+
+def _blocks(n:int, size:int)->list:
+    "The (start, stop) pairs of consecutive blocks of `size` in range(n)."
+    return [(i, min(i + size, n)) for i in range(0, n, size)]
+
+def _shift(x:Tensor, c:Tensor|None)->Tensor: return x if c is None else x - c
+
+def _centred_sq_norms(x:Tensor, c:Tensor|None, chunk:int)->Tensor:
+    "‖x_i − c‖² of every row (c = None: ‖x_i‖²), block by block (never a centred copy of all of `x`)."
+    return torch.cat([(_shift(x[a:b], c)**2).sum(1) for a, b in _blocks(len(x), chunk)])
+
+def _centre(sets:list, chunk:int)->tuple:
+    "The centre m of the matrix products and ‖x_i − m‖² of each set: the common mean when the sets' offset from 0 exceeds their spread, else 0 (None)."
+    c = sum(x.sum(0) for x in sets)/sum(len(x) for x in sets)
+    norms = [_centred_sq_norms(x, c, chunk) for x in sets]
+    if float((c*c).sum()) > float(sum(s.sum() for s in norms))/sum(len(x) for x in sets): return c, norms
+    return None, [_centred_sq_norms(x, None, chunk) for x in sets]
+
+def _gemm_tol(d:int)->float:
+    "c such that |D − δ| <= c (‖x − m‖² + ‖y − m‖²): matrix-product squared distance D (centred at m) against the direct δ."
+    u = torch.finfo(torch.float64).eps/2
+    return 2*(2*d + 2*math.ceil(math.log2(max(d, 2))) + 16)*u
+
+def _check_k(k, n:int, name:str):
+    "Raise a `ValueError` unless `k` is an integer in [1, n − 1]: a k-NN radius needs k other points."
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < n:
+        raise ValueError(f"k must be an integer in [1, {n - 1}] (below the {n} samples of {name}), got {k!r}")
+
+# %% ../nbs/04_metrics.ipynb #32351023
+def _knn_sq_radii(x:Tensor, # Validated (N, d) float64 points
+                  k:int, # Neighbour rank
+                  chunk:int # Rows and columns per block
+                 )->Tensor: # (N,) direct squared distances to the k-th nearest other point
+    "Squared k-NN radii, streamed over blocks of the distance matrix (each block serves its rows and, transposed, its columns)."
+    n, d = x.shape
+    keep = min(n, k + 2)                          # the k + 1 smallest (the point itself first) and one more, to see near-ties
+    c, (s,) = _centre([x], chunk)
+    tau = _gemm_tol(d)*(s + s.max())              # |D_im − δ_im| <= tau_i for every m
+    best_v = torch.full((n, keep), math.inf, dtype=torch.float64, device=x.device)
+    best_i = torch.zeros((n, keep), dtype=torch.long, device=x.device)
+    def update(a, b, dist, col0):
+        "Merge the entries of `dist` (rows a:b, columns from col0) below each row's current keep-th smallest into its list."
+        if best_v[a, 0] == math.inf:                                  # nothing seen yet: all of the block competes
+            v, i = dist.topk(min(keep, dist.shape[1]), 1, largest=False)
+            best_v[a:b, :v.shape[1]], best_i[a:b, :v.shape[1]] = v, i + col0
+            return
+        ii, jj = (dist < best_v[a:b, -1:]).nonzero(as_tuple=True)
+        if not len(ii): return
+        cnt = torch.bincount(ii, minlength=b - a)
+        pos = torch.arange(len(ii), device=x.device) - (cnt.cumsum(0) - cnt)[ii]
+        pv = torch.full((b - a, int(cnt.max())), math.inf, dtype=torch.float64, device=x.device)
+        pi = torch.zeros(pv.shape, dtype=torch.long, device=x.device)
+        pv[ii, pos], pi[ii, pos] = dist[ii, jj], jj + col0
+        v, pos = torch.cat([best_v[a:b], pv], 1).topk(keep, 1, largest=False)
+        best_v[a:b], best_i[a:b] = v, torch.cat([best_i[a:b], pi], 1).gather(1, pos)
+    blocks = _blocks(n, chunk)
+    for bi, (a, b) in enumerate(blocks):
+        xa = _shift(x[a:b], c)
+        for a2, b2 in blocks[bi:]:
+            xb = xa if a2 == a else _shift(x[a2:b2], c)
+            dist = torch.addmm(s[a2:b2][None], xa, xb.T, alpha=-2).add_(s[a:b, None])   # ‖xa‖² + ‖xb‖² − 2 xa xbᵀ
+            update(a, b, dist, a2)
+            if a2 != a: update(a2, b2, dist.T, a)
+    v = best_v[:, k]                              # the (k+1)-th smallest D (the point itself is the first)
+    thr = v + 2*tau                               # bounds every D_im with δ_im <= radius²
+    r2 = torch.empty(n, dtype=torch.float64, device=x.device)
+    clean = (best_v[:, k - 1] < v - 2*tau) & ((best_v[:, k + 1] > thr) if keep > k + 1 else True)
+    rows = clean.nonzero()[:, 0]                  # the D order is the δ order around the radius: one direct distance
+    r2[rows] = _pairs_sq(x, rows, x, best_i[rows, k])
+    complete = ~clean & ((best_v[:, -1] > thr) | (keep == n))
+    rows = complete.nonzero()[:, 0]
+    ii, jj = (best_v[rows] <= thr[rows, None]).nonzero(as_tuple=True)
+    dm = torch.full((len(rows), keep), math.inf, dtype=torch.float64, device=x.device)
+    dm[ii, jj] = _pairs_sq(x, rows[ii], x, best_i[rows[ii], jj])
+    r2[rows] = dm.kthvalue(k + 1, 1).values
+    rest = (~clean & ~complete).nonzero()[:, 0]            # more near-ties than kept (repeated points): direct distances to all
+    for g0, g1 in _blocks(len(rest), max(1, chunk*chunk//n)):
+        r = rest[g0:g1]
+        cols = torch.arange(n, device=x.device)
+        r2[r] = _pairs_sq(x, r.repeat_interleave(n), x, cols.repeat(len(r))).view(len(r), n).kthvalue(k + 1, 1).values
+    return r2
+
+def knn_radii(x, # (N, d) points (tensor or array)
+              k:int=5, # Neighbour rank: the distance to the k-th nearest other point
+              chunk:int=512 # Rows and columns per block of the distance matrix
+             )->Tensor: # (N,) float64 radii r_k(x_i)
+    "Distance from every point to its k-th nearest other point, streamed over blocks of the distance matrix, in float64."
+    f = _features(x, 'x')
+    _check_positive_int(chunk, 'chunk'); _check_k(k, len(f), 'x')
+    return _knn_sq_radii(f, k, chunk).sqrt()
+
+# %% ../nbs/04_metrics.ipynb #447331cc
+def _ball_pass(x:Tensor, # Validated (N, d) ball centres
+               rx2:Tensor, # (N,) their squared radii
+               y:Tensor, # Validated (M, d) points, on the device of `x`
+               ry2:Tensor|None, # (M,) squared radii of balls around `y`, or None
+               chunk:int, # Rows and columns per block
+               per_point:bool=False # Also count the balls holding each y_j (else only whether there is one, and the total)
+              )->dict: # `count` (M,) or None, `in_union` (M,), `total`, `hit` (N,), `inside` (N,) or None
+    "One pass over blocks: balls of x holding each y_j; whether each ball of x holds some y_j; whether each x_i is in a ball of y."
+    (n, d), m = x.shape, len(y)
+    c, (sx, sy) = _centre([x, y], chunk)
+    cst = _gemm_tol(d)
+    count = torch.zeros(m, dtype=torch.long, device=x.device) if per_point else None
+    in_union = torch.zeros(m, dtype=torch.bool, device=x.device)
+    hit = torch.zeros(n, dtype=torch.bool, device=x.device)
+    inside = None if ry2 is None else torch.zeros(n, dtype=torch.bool, device=x.device)
+    total = 0
+    def decide(dist, r2, tau, a, a2, rows:bool):
+        "δ < r² for every pair of the block (radii along rows or columns); pairs within τ of their radius are recomputed directly."
+        lo, hi = (r2 - tau, r2 + tau) if not rows else ((r2 - tau)[:, None], (r2 + tau)[:, None])
+        yes = dist < lo
+        if int(torch.count_nonzero(dist <= hi)) != int(torch.count_nonzero(yes)):    # a pair within rounding of its radius
+            ii, jj = ((dist <= hi) & ~yes).nonzero(as_tuple=True)
+            yes[ii, jj] = _pairs_sq(x, ii + a, y, jj + a2) < (r2[ii] if rows else r2[jj])
+        return yes
+    for a, b in _blocks(n, chunk):
+        xa = _shift(x[a:b], c)
+        for a2, b2 in _blocks(m, chunk):
+            dist = torch.addmm(sy[a2:b2][None], xa, _shift(y[a2:b2], c).T, alpha=-2).add_(sx[a:b, None])
+            yes = decide(dist, rx2[a:b], cst*(sx[a:b] + sy.max()), a, a2, True)
+            if per_point: count[a2:b2] += yes.sum(0)
+            else: in_union[a2:b2] |= yes.any(0); total += int(torch.count_nonzero(yes))
+            hit[a:b] |= yes.any(1)
+            if ry2 is not None:
+                inside[a:b] |= decide(dist, ry2[a2:b2], cst*(sx.max() + sy[a2:b2]), a, a2, False).any(1)
+    if per_point: in_union, total = count > 0, int(count.sum())
+    return {'count': count, 'in_union': in_union, 'total': total, 'hit': hit, 'inside': inside}
+
+def ball_counts(points, # (M, d) points y_j, e.g. generated features (tensor or array)
+                centres, # (N, d) ball centres x_i, e.g. real features; each ball has its centre's k-NN radius among them
+                k:int=5, # Neighbour rank of the radii
+                chunk:int=512 # Rows and columns per block of the distance matrix
+               )->tuple: # `(counts, covered)`: (M,) int64 balls holding each point; (N,) bool, the ball holds a point
+    "How many k-NN balls of `centres` hold each point (density's sum; > 0: in the ball union), and which balls hold a point (coverage)."
+    x, y = _features(centres, 'centres'), _features(points, 'points')
+    _same_dim(x, y, 'centres', 'points')
+    _check_positive_int(chunk, 'chunk'); _check_k(k, len(x), 'centres')
+    r = _ball_pass(x, _knn_sq_radii(x, k, chunk), y.to(x.device), None, chunk, per_point=True)
+    return r['count'], r['hit']
+
+def prdc(real, # (N, d) real samples or features (tensor or array)
+         fake, # (M, d) generated samples or features
+         k:int=5, # Neighbour rank of the k-NN balls (Naeem et al.: 5)
+         chunk:int=512 # Rows and columns per block: at most chunk² distances are held at once
+        )->dict: # `{'precision', 'recall', 'density', 'coverage'}`, floats
+    "Improved precision and recall (Kynkäänniemi et al.), density and coverage (Naeem et al.): streamed, decided in float64."
+    x, y = _features(real, 'real'), _features(fake, 'fake')
+    _same_dim(x, y, 'real', 'fake')
+    _check_positive_int(chunk, 'chunk'); _check_k(k, len(x), 'real'); _check_k(k, len(y), 'fake')
+    y = y.to(x.device)
+    r = _ball_pass(x, _knn_sq_radii(x, k, chunk), y, _knn_sq_radii(y, k, chunk), chunk)
+    n, m = len(x), len(y)
+    return {'precision': int(r['in_union'].sum())/m, 'recall': int(r['inside'].sum())/n,
+            'density': r['total']/(k*m), 'coverage': int(r['hit'].sum())/n}
 
 # %% ../nbs/04_metrics.ipynb #bd8f2b8c
 def fid_infinity(f_gen, # (N, d) features of the generated set; FID is computed on random subsets of it
