@@ -696,6 +696,8 @@ def _set_rng_state(learn, s):
 def _learner_settings(learn)->dict:
     return {'k': learn.k, 'batch_size': learn.batch_size, 'z_dim': learn.z_dim, 'prior': learn.prior}
 
+_CHECKPOINT_KEYS = ('format', 'version', 'objective', 'learner', 'step', 'models', 'opts', 'history', 'rng')
+
 def checkpoint_state(learn:Learner)->dict:
     "Everything needed to continue `learn` exactly: networks, optimisers, step, history, all RNG states, and the settings."
     _check_learner(learn)
@@ -707,11 +709,14 @@ def checkpoint_state(learn:Learner)->dict:
 
 # %% ../nbs/01_structure.ipynb #642c4b29
 def save_checkpoint(learn:Learner, # The learner to save
-                    path # Target file; written atomically
+                    path, # Target file; written atomically
+                    **extra # More entries for the file (a distributed run adds every rank's own state, `ranks`)
                    )->Path:
     "Save `learn` to `path` atomically (a temporary file, then a rename)."
+    clash = sorted(set(extra) & set(_CHECKPOINT_KEYS))
+    if clash: raise ValueError(f"extra entries must not replace the checkpoint's own {clash[0]!r}")
     buf = io.BytesIO()
-    torch.save(checkpoint_state(learn), buf)   # serialised in memory first: a full disk then fails in a plain write, as an
+    torch.save({**checkpoint_state(learn), **extra}, buf)   # serialised in memory first: a full disk then fails in a plain write, as an
     return atomic_write(path, lambda f: f.write(buf.getbuffer()))   # OSError (torch's zip writer turns it into a RuntimeError)
 
 # %% ../nbs/01_structure.ipynb #cc53428a
@@ -792,15 +797,23 @@ class Checkpointer(Callback):
         _check_positive_int(every, 'every')
         self.path, self.every, self.saved_step = Path(path), every, None
 
+    def write(self, learn):
+        "Write the checkpoint file (the hook a subclass overrides): here `save_checkpoint(learn, path)`."
+        save_checkpoint(learn, self.path)
+
+    def warn(self, message:str):
+        "Report a save that was skipped (the hook a subclass overrides): here a `RuntimeWarning`."
+        warnings.warn(message, RuntimeWarning)
+
     def save(self, learn)->bool:
         "Save now, unless `learn` is mid-step or has non-finite losses or weights; return whether it saved."
         if learn.mid_step: return False
         bad = _finite_weights(learn)
         if bad or not _finite_losses(learn):
-            warnings.warn(f"not saving step {learn.step}: " + (f"{', '.join(bad)} has NaN or infinite weights" if bad else "a loss is NaN or infinite")
-                          + f"; the last good checkpoint (step {self.saved_step}) stays in {self.path}", RuntimeWarning)
+            self.warn(f"not saving step {learn.step}: " + (f"{', '.join(bad)} has NaN or infinite weights" if bad else "a loss is NaN or infinite")
+                      + f"; the last good checkpoint (step {self.saved_step}) stays in {self.path}")
             return False
-        save_checkpoint(learn, self.path); self.saved_step = learn.step
+        self.write(learn); self.saved_step = learn.step
         return True
 
     def after_step(self, learn):
