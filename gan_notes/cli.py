@@ -200,7 +200,8 @@ def _duration(s):
 def progress_callback(steps:int # Steps of this fit, to pace the redraws
                      ):
     "The dashboard's text progress bar on stderr, without its figure."
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1: raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    from gan_notes.data import check_int   # here, not at the top: importing the CLI stays free of torch
+    check_int(steps, 'steps')
     from gan_notes.dashboard import Dashboard
     # the bar prints the objective's logs with float(); some objectives log tensors that still require grad: harmless here
     warnings.filterwarnings('ignore', message='Converting a tensor with requires_grad=True to a scalar')
@@ -310,7 +311,8 @@ def min_hq_samples(ds, # A toy mixture: `centers` (K, 2) and `std`
     "The fewest high-quality samples (of `n`) for modes, hq and reverse KL to mean something: see the rule above."
     c = getattr(ds, 'centers', None)
     if c is None: raise ValueError(f"ds must be a mixture with centres; {getattr(ds, 'name', ds)!r} has none")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"n must be a positive integer, got {n!r}")
+    from gan_notes.data import check_int
+    check_int(n, 'n')
     if not kl_bias > 0: raise ValueError(f"kl_bias must be positive, got {kl_bias!r}")
     r = 3*float(ds.std)
     side = (c.max(0).values - c.min(0).values).double() + 2*r        # the centres' box, widened by 3 std on each side
@@ -432,7 +434,7 @@ def cmd_train(args, # The parsed `gan-notes train` arguments (see `build_parser`
     if learn.stop_reason: raise SystemExit(1)
     return 0
 
-# %% ../nbs/10_cli.ipynb #33ee1732
+# %% ../nbs/10_cli.ipynb #3df082c2
 LAUNCH_OPTIONS = ('nproc', 'nnodes', 'rdzv_endpoint', 'rdzv_timeout')
 
 def _worker_args(args)->list:

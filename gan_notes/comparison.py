@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn, Tensor
-from .data import toy_dataset, mode_coverage, check_samples, sample_noise
+from .data import toy_dataset, mode_coverage, check_samples, sample_noise, check_int
 from .structure import (Learner, Generator, Discriminator, Callback, Objective, seed_everything, atomic_write,
                                  default_callbacks, as_source, _hook)
 
@@ -35,8 +35,7 @@ def modes_with_at_least(samples, # (N, 2) samples
                         min_count:int=MIN_COUNT # High-quality samples a mode needs to count
                        )->int:
     "The threshold rule: modes that are the nearest centre of at least `min_count` high-quality samples (within 3 std)."
-    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-        raise ValueError(f"min_count must be a positive integer, got {min_count!r}")
+    check_int(min_count, 'min_count')
     c = _centres(ds)
     x = check_samples(samples)
     dist, nearest = torch.cdist(x, c.double()).min(1)
@@ -205,8 +204,7 @@ class EnsembleMLP(nn.Module):
     def member(self, m:int # Which member
               )->nn.Module:
         "Member `m` as a network of its own class, with a copy of its weights."
-        if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < self.n_members:
-            raise ValueError(f"m must be an integer in [0, {self.n_members}), got {m!r}")
+        check_int(m, 'm', 0, self.n_members)
         net = copy.deepcopy(self._template[0])
         with torch.no_grad():
             for layer, e in zip(net.net, self.net):
@@ -246,8 +244,7 @@ def ensemble_objective(objective, # An objective fed plain noise whose losses ar
     "A copy of `objective` for an ensemble of `n_members`: member-wise noise, and the sum over members of the members' losses."
     cls = type(objective)
     if not _plain_latent(objective): raise ValueError(f"{cls.__name__} draws its own latent; ensembles support objectives fed plain noise")
-    if isinstance(n_members, bool) or not isinstance(n_members, int) or n_members < 1:
-        raise ValueError(f"n_members must be a positive integer, got {n_members!r}")
+    check_int(n_members, 'n_members')
     ens = type(f'{cls.__name__}Ensemble', (_Members, cls), {'__module__': cls.__module__, '__qualname__': f'{cls.__qualname__}Ensemble'})
     o = ens.__new__(ens); o.__dict__.update(copy.deepcopy(objective.__dict__)); o.n_members = n_members
     return o
@@ -348,7 +345,7 @@ class MemberMetrics(Callback):
     order = 5
     def __init__(self, evaluate, # `evaluate(learner or MemberView) -> {metric: float}`
                  every:int=250): # Steps between evaluations
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1: raise ValueError(f"every must be a positive integer, got {every!r}")
+        check_int(every, 'every')
         self.evaluate, self.every, self.records = evaluate, every, None
     def _log(self, learn):
         views = member_views(learn)
@@ -418,7 +415,7 @@ def step_cost(spec, # A `ToyGAN` or its `'module:attribute'`
              )->float:
     "Estimated cost of one step of `members` runs trained together: multiply-adds (millions) plus a fixed cost per update."
     spec = resolve(spec); s = spec.resolve(**settings)
-    if isinstance(members, bool) or not isinstance(members, int) or members < 1: raise ValueError(f"members must be a positive integer, got {members!r}")
+    check_int(members, 'members')
     w, d, z, b = s.get('width', 64), s.get('depth', 3), s.get('z_dim', 2), s.get('batch_size', 256)
     pack, k = s.get('pack', 1), s.get('k', 1)
     g = z*w + (d - 1)*w*w + 2*w                          # G, per sample
@@ -552,7 +549,7 @@ def sweep(objectives:dict, # `{name: ToyGAN or 'module:attribute'}`
     if isinstance(datasets, str) or not datasets: raise ValueError(f"datasets must be a non-empty list of names, got {datasets!r}")
     for d in datasets: toy_dataset(d)
     for n, v in [('seeds', seeds), ('steps', steps), ('jobs', jobs), ('eval_every', eval_every), ('eval_last', eval_last)]:
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{n} must be a positive integer, got {v!r}")
+        check_int(v, n)
     settings = settings or {}
     unknown = sorted(set(settings) - set(objectives))
     if unknown: raise ValueError(f"settings for {unknown[0]!r}, which is not among the objectives {sorted(objectives)}")

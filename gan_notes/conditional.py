@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
-from .data import toy_dataset, ToyDataset, mode_coverage, check_samples, _check_n
+from .data import toy_dataset, ToyDataset, mode_coverage, check_samples, check_int
 from .structure import CrossEntropyObjective, Learner, Recipe, TensorSource, mlp, seed_everything, _activation, _first
 
 # %% ../nbs/05_conditional.ipynb #3fb30f8e
@@ -52,8 +52,7 @@ def check_labels(y, # Labels: an int (repeated `n` times), or a 1-D tensor/array
     return t
 
 def _check_n_classes(n_classes):
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
-        raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
+    check_int(n_classes, 'n_classes')
     return n_classes
 
 # %% ../nbs/05_conditional.ipynb #8af2b8f4
@@ -226,7 +225,7 @@ class LabelledToy:
                generator:torch.Generator|None=None # RNG, for reproducible draws
               )->tuple: # `(x (n, 2) float32, y (n,) int64)`
         "Draw n points and the index of the component each came from."
-        _check_n(n)
+        check_int(n, 'n')
         y = torch.randint(self.n_classes, (n,), generator=generator)
         return self.centers[y] + self.std*torch.randn(n, 2, generator=generator), y
 
@@ -481,7 +480,7 @@ def cgan_evaluate(learn, # A learner from `cgan_learner`
     "The recipe's metrics: conditional accuracy and mode metrics on toy mixtures; conditional accuracy and FIDs on MNIST."
     ds = learn.data
     if isinstance(ds, LabelledToy):
-        _check_n(n)
+        check_int(n, 'n')
         y = torch.arange(n) % ds.n_classes
         x = learn.generate(n, seed, y=y).cpu()
         acc = conditional_accuracy(x, y, ds.centers, ds.std)
@@ -503,7 +502,7 @@ def preview(self:ConditionalObjective, learn, # The learner
              seed:int=0 # Seed of the noise
             )->tuple|None: # `(images (rows*per_row, C, H, W), per_row)`, or `None` when the samples are not images
     "A grid of samples: one row per label (the first 10), one fixed noise vector per column."
-    if isinstance(per_row, bool) or not isinstance(per_row, int) or per_row < 1: raise ValueError(f"per_row must be a positive integer, got {per_row!r}")
+    check_int(per_row, 'per_row')
     rows = min(self.n_classes, 10)
     z = sample_noise(per_row, learn.z_dim, learn.prior, torch.Generator().manual_seed(seed))
     x = learn.generate(rows*per_row, seed, y=torch.arange(rows).repeat_interleave(per_row), z=z.repeat(rows, 1)).cpu()

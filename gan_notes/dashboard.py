@@ -10,6 +10,7 @@ __all__ = ['LOSS_KEYS', 'in_live_kernel', 'moving_average', 'grad_keys', 'figure
 import io, math, os, sys, time, warnings
 import numpy as np
 import torch
+from .data import check_int
 from .structure import Callback, CancelFitException, Recorder, GradNorms, History, d_output_keys, _first
 
 # %% ../nbs/02_dashboard.ipynb #a2c45014
@@ -30,7 +31,7 @@ def moving_average(v, # 1-D sequence of values
                    w:int # Window length
                   )->np.ndarray: # The `len(v) - w + 1` averages over full windows
     "Mean of each window of `w` consecutive values (a valid-mode moving average)."
-    if isinstance(w, bool) or not isinstance(w, int) or w < 1: raise ValueError(f"w must be a positive integer, got {w!r}")
+    check_int(w, 'w')
     v = np.asarray(v, dtype=np.float64)
     if v.ndim != 1 or len(v) < w: raise ValueError(f"v must be 1-D with at least w={w} values, got shape {v.shape}")
     c = np.cumsum(np.insert(v, 0, 0.))
@@ -45,7 +46,7 @@ def grad_keys(history)->list:
     return sorted(k for k in history.data if k.startswith('grad_norm_'))
 
 def _check_pos_int(name, v):
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    check_int(v, name)
 
 def _check_metrics(metrics):
     if isinstance(metrics, str) or not isinstance(metrics, (tuple, list)) or not all(isinstance(m, str) for m in metrics):
@@ -224,7 +225,7 @@ def progress_line(step:int, # Steps done in this fit
                  )->str:
     "One line of text: a bar, `step/total`, percent, speed and the latest values."
     for name, v in (('step', step), ('total', total), ('width', width)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0: raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+        check_int(v, name, 0)
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate >= 0: raise ValueError(f"rate must be a number >= 0, got {rate!r}")
     if not isinstance(logs, dict): raise ValueError(f"logs must be a dict of scalars, got {type(logs).__name__}")
     frac = min(1., step/total) if total else 1.
@@ -258,7 +259,7 @@ def redraw_due(redraws:int, # Redraws made so far in this fit
                max_overhead:float # Allowed drawing time as a fraction of training time
               )->bool:
     "Whether a live redraw fits the budget: always the first, then while drawing stays within `max_overhead` of training."
-    if isinstance(redraws, bool) or not isinstance(redraws, int) or redraws < 0: raise ValueError(f"redraws must be an integer >= 0, got {redraws!r}")
+    check_int(redraws, 'redraws', 0)
     for name, v in (('draw_time', draw_time), ('last_draw', last_draw), ('train_time', train_time), ('max_overhead', max_overhead)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0: raise ValueError(f"{name} must be a number >= 0, got {v!r}")
     return redraws == 0 or draw_time + last_draw <= max_overhead*train_time

@@ -16,6 +16,7 @@ from torch import nn
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.overrides import TorchFunctionMode
+from .data import check_int
 from .structure import (Callback, Checkpointer, CancelFitException, MetricsCallback, Learner, load_checkpoint,
                                  save_checkpoint, player_networks, _rng_state, _set_rng_state)
 
@@ -32,10 +33,6 @@ def dist_env()->dict:
         raise ValueError(f"RANK {rank} must be in [0, WORLD_SIZE) with WORLD_SIZE {world} >= 1, and LOCAL_RANK {local} >= 0")
     return {'rank': rank, 'world_size': world, 'local_rank': local, 'launched': True}
 
-def _check_index(name, v):
-    "`ValueError` naming `name` unless `v` is an integer >= 0 (not a bool)."
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0: raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
-
 def choose_backend(device # The device this rank trains on
                   )->str:
     "The `torch.distributed` backend for `device`: `'nccl'` on CUDA, `'gloo'` otherwise."
@@ -46,7 +43,7 @@ def choose_backend(device # The device this rank trains on
 def rank_device(local_rank:int # This process's index on its machine (`LOCAL_RANK`)
                )->torch.device:
     "The device of the rank with `local_rank`: GPU number `local_rank` when CUDA is available, else the CPU."
-    _check_index('local_rank', local_rank)
+    check_int(local_rank, 'local_rank', 0)
     if not torch.cuda.is_available(): return torch.device('cpu')
     n = torch.cuda.device_count()
     if local_rank >= n:
@@ -81,7 +78,7 @@ def split_batch(batch_size:int, # The global batch: samples per step over all ra
                )->int:
     "Samples per rank when the global batch is split evenly over `world_size` processes; `ValueError` naming the fix otherwise."
     for name, v in (('batch_size', batch_size), ('world_size', world_size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_int(v, name)
     if world_size > batch_size:
         raise ValueError(f"{world_size} processes for a global batch of {batch_size}: each process needs at least one sample; "
                          f"use at most {batch_size} processes or a batch of at least {world_size}")
@@ -97,7 +94,7 @@ def rank_seed(seed:int, # The run's seed
               rank:int # The rank
              )->int:
     "A seed for rank `rank`'s own stream, derived from (`seed`, `rank`) by NumPy's `SeedSequence` (no collision with another run's seed)."
-    _check_index('seed', seed); _check_index('rank', rank)
+    check_int(seed, 'seed', 0); check_int(rank, 'rank', 0)
     return int(np.random.SeedSequence([int(seed), int(rank), 0x6464705f]).generate_state(1, np.uint64)[0])
 
 _KIND = {**{f: 'sized' for f in (torch.rand, torch.randn, torch.randint)}, **{f: 'like' for f in (torch.rand_like, torch.randn_like)},
@@ -119,9 +116,8 @@ class ShardedDraws(TorchFunctionMode):
                  seed:int=0): # Seed of this rank's own stream (see `rank_seed`)
         super().__init__()
         for name, v in (('n', n), ('world_size', world_size)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
-            raise ValueError(f"rank must be an integer in [0, {world_size}), got {rank!r}")
+            check_int(v, name)
+        check_int(rank, 'rank', 0, world_size)
         self.n, self.world_size, self.rank, self.rng, self.seed = n, world_size, rank, rng, seed
         self.rank_rngs = {} if rank_rngs is None else rank_rngs
         self.split = 0   # draws split so far (for tests and benchmarks)
@@ -328,7 +324,7 @@ def ghost_batchnorm(module:nn.Module, # A network; its BatchNorm layers are repl
                    )->nn.Module:
     "Replace every `BatchNorm1d/2d/3d` in `module` by a `GhostBatchNorm` sharing its parameters; return `module`."
     if not isinstance(module, nn.Module): raise ValueError(f"module must be an nn.Module, got {type(module).__name__}")
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1: raise ValueError(f"groups must be a positive integer, got {groups!r}")
+    check_int(groups, 'groups')
     for name, child in module.named_children():
         if isinstance(child, nn.modules.batchnorm._BatchNorm): setattr(module, name, GhostBatchNorm(child, groups))
         else: ghost_batchnorm(child, groups)
@@ -390,10 +386,8 @@ class RankRole:
     "How `gan_notes.cli.cmd_train` runs on one rank: DDP on every rank; rank 0 alone evaluates, shows progress and writes files."
     def __init__(self, rank:int, # This process's rank
                  world_size:int): # Number of processes
-        if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
-            raise ValueError(f"world_size must be a positive integer, got {world_size!r}")
-        if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
-            raise ValueError(f"rank must be an integer in [0, {world_size}), got {rank!r}")
+        check_int(world_size, 'world_size')
+        check_int(rank, 'rank', 0, world_size)
         self.rank, self.world_size = rank, world_size
     @property
     def is_main(self)->bool: return self.rank == 0
@@ -418,7 +412,7 @@ def torchrun_args(nproc:int, # Processes on this machine
                  )->list:
     "The `torchrun` arguments that start `nproc` processes here running `command`: `--standalone` on one machine, a c10d rendezvous otherwise."
     for name, v in (('nproc', nproc), ('nnodes', nnodes)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_int(v, name)
     if isinstance(command, str) or not all(isinstance(c, str) for c in command):
         raise ValueError(f"command must be a list of strings such as ['-m', 'gan_notes.cli', 'train'], got {command!r}")
     if not rdzv_timeout > 0: raise ValueError(f"rdzv_timeout must be a positive number of seconds, got {rdzv_timeout!r}")

@@ -13,7 +13,7 @@ import math, os, platform, time
 from pathlib import Path
 import numpy as np
 import torch
-from .data import toy_dataset, check_samples, TOY_DATASETS
+from .data import toy_dataset, check_samples, check_int, TOY_DATASETS
 from .structure import Learner, Recipe, check_objective, default_callbacks, MetricsCallback
 from .comparison import (ToyGAN, resolve, coverage, baselines, meaningless, mean_se, summarize, sweep, settings_table,
                                   write_report as _write_report, report_table, EVAL_SAMPLES, EVAL_EVERY, EVAL_LAST,
@@ -106,9 +106,6 @@ def get_recipe(name # A name in `recipe_names()`, or a `Recipe` (returned as is)
 
 # %% ../nbs/09_experiments.ipynb #54a6e539
 DEFAULT_DATASETS, DEFAULT_SEEDS, DEFAULT_STEPS = ('ring8', 'grid25'), 3, 5000
-
-def _check_positive(name, v):
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
 
 def overrides(objectives:list, # Names in `OBJECTIVES`
               **settings # Settings to override
@@ -248,7 +245,7 @@ def train_until(learn, # A toy learner on a mixture with centres
     "Train `learn` until all modes are covered with at least `hq` high-quality samples, or a budget is spent."
     ds = learn.data
     if getattr(ds, 'centers', None) is None: raise ValueError(f"time to quality needs a mixture with centres; {ds.name!r} has none")
-    _check_positive('every', every); _check_positive('max_steps', max_steps)
+    check_int(every, 'every'); check_int(max_steps, 'max_steps')
     seconds, m = 0., {}
     while learn.step < max_steps and seconds < max_seconds:
         t0 = time.perf_counter(); learn.fit(min(every, max_steps - learn.step)); seconds += time.perf_counter() - t0

@@ -20,7 +20,7 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from fastcore.basics import patch
-from .data import sample_noise, _check_positive_int
+from .data import sample_noise, check_int
 
 # %% ../nbs/01_structure.ipynb #2d1a1076
 def seed_everything(seed:int # The seed for Python, NumPy and torch (CPU and CUDA)
@@ -47,9 +47,8 @@ def mlp(in_dim:int, # Input features
         act='relu' # Hidden activation: a name in `ACTIVATIONS` or a zero-argument module factory
        )->nn.Sequential:
     "A multilayer perceptron: `depth` hidden layers of `width` units with activation `act`, then a linear output layer."
-    for name, v in [('in_dim', in_dim), ('out_dim', out_dim), ('width', width)]:
-        if not isinstance(v, int) or v <= 0: raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    if not isinstance(depth, int) or depth < 0: raise ValueError(f"depth must be a non-negative integer, got {depth!r}")
+    for name, v in [('in_dim', in_dim), ('out_dim', out_dim), ('width', width)]: check_int(v, name)
+    check_int(depth, 'depth', 0)
     dims = [in_dim] + [width]*depth
     layers = []
     for i, o in zip(dims[:-1], dims[1:]): layers += [nn.Linear(i, o), _activation(act)]
@@ -187,7 +186,7 @@ def check_objective(objective)->None:
 class CrossEntropyObjective(Objective):
     "The standard GAN: D by binary cross-entropy on logits, G by the non-saturating loss -E log D(G(z))."
     def __init__(self, k:int=1): # Discriminator updates per generator update
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1: raise ValueError(f"k must be an integer >= 1, got {k!r}")
+        check_int(k, 'k')
         self.k = k
 
     def d_loss(self, learn, batch):
@@ -368,9 +367,8 @@ class Learner:
         self.objective = CrossEntropyObjective() if objective is None else objective
         check_objective(self.objective)
         self.k = _hook(self.objective, 'k') if k is None else k
-        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1: raise ValueError(f"k must be an integer >= 1, got {self.k!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_int(self.k, 'k')
+        check_int(batch_size, 'batch_size')
         self.data = as_source(data)
         self.z_dim = z_dim if z_dim is not None else getattr(G, 'z_dim', None)
         if self.z_dim is None: raise ValueError("z_dim is required when G has no z_dim attribute")
@@ -557,7 +555,7 @@ def one_step(self:Learner):
 def fit(self:Learner, steps:int, # Number of steps (each: k D updates and 1 G update) to run from the current step
         cbs:list=()): # Extra callbacks for this fit only
     "Train for `steps` more steps."
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1: raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    check_int(steps, 'steps')
     if not self._checked: self._check_shapes()
     self.cbs += list(cbs)
     self.target_step, self.stop_reason = self.step + steps, None
@@ -577,7 +575,7 @@ class Recorder(Callback):
     "Log every step's losses and objective logs into `learn.history` (one sync per logging step)."
     order = -10
     def __init__(self, every:int=1): # Steps between records (the last step of a fit is always recorded)
-        _check_positive_int(every, 'every'); self.every = every
+        check_int(every, 'every'); self.every = every
     def after_step(self, learn):
         if learn.step % self.every and learn.step != learn.target_step: return
         keys = list(learn.logs)
@@ -605,7 +603,7 @@ class MetricsCallback(Callback):
     def __init__(self, fn, # `fn(learn) -> {name: float}`
                  every:int=500): # Steps between evaluations
         if not callable(fn): raise ValueError(f"fn must be a function of the learner returning a dict of floats, got {type(fn).__name__}")
-        _check_positive_int(every, 'every'); self.fn, self.every = fn, every
+        check_int(every, 'every'); self.fn, self.every = fn, every
     def _log(self, learn): learn.history.log(learn.step, **self.fn(learn))
     def after_step(self, learn):
         if learn.step % self.every == 0: self._log(learn)
@@ -641,7 +639,7 @@ def player_networks(learn)->dict:
 class GradNorms(Callback):
     "Every `every` steps, log the gradient norm of each network a player updates, right after that player's backward pass."
     def __init__(self, every:int=10): # Steps between measurements
-        _check_positive_int(every, 'every'); self.every = every
+        check_int(every, 'every'); self.every = every
     def before_fit(self, learn):
         nets = player_networks(learn)
         self._keys = {'D': {n: f'grad_norm_{n.lower()}' for n in nets['D']},
@@ -794,7 +792,7 @@ class Checkpointer(Callback):
     order = 10
     def __init__(self, path, # Checkpoint file
                  every:int=1000): # Steps between saves
-        _check_positive_int(every, 'every')
+        check_int(every, 'every')
         self.path, self.every, self.saved_step = Path(path), every, None
 
     def write(self, learn):

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 import torch.nn.functional as F
-from .data import toy_dataset
+from .data import toy_dataset, check_int
 from .structure import Generator, Discriminator, Learner, CrossEntropyObjective, seed_everything, _first
 from .comparison import ToyGAN
 
@@ -114,7 +114,7 @@ def js_divergence(p, # Probability vector, shape (K,), sums to 1
 class NonSaturatingObjective(CrossEntropyObjective):
     "The non-saturating GAN: D minimises -V(D, G) by cross-entropy on logits, G minimises -E log D(G(z))."
     def __init__(self, k:int=1): # Discriminator updates per generator update
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1: raise ValueError(f"k must be an integer >= 1, got {k!r}")
+        check_int(k, 'k')
         super().__init__(k)
 
     def generator_loss(self, fake_logits:Tensor # D's logits on a fake batch
@@ -177,7 +177,7 @@ class PacObjective(NonSaturatingObjective):
     "PacGAN (Lin et al. 2018): the non-saturating GAN whose discriminator judges packs of `pack` samples, concatenated."
     def __init__(self, pack:int=2, # Samples per discriminator input (PacGAN's packing degree m)
                  k:int=1): # Discriminator updates per generator update
-        if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1: raise ValueError(f"pack must be a positive integer, got {pack!r}")
+        check_int(pack, 'pack')
         super().__init__(k); self.pack = pack
 
     def packed(self, x:Tensor # A batch (n, ..., d): n samples, each d features on the last axis
