@@ -54,58 +54,11 @@ def _one_line_warnings():
         warnings.showwarning = lambda message, *args, **kwargs: _warn_line(message)
         yield
 
-# %% ../nbs/10_cli.ipynb #b3b5173f
-def _static_constants(path, # A Python source file
-                      names:tuple # Top-level names to read
-                     )->dict|None:
-    "Top-level literal `names` of the module at `path` read without running it (a dict as its keys); `None` if that cannot be done."
-    import ast
-    try: tree = ast.parse(Path(path).read_text())
-    except (OSError, SyntaxError, ValueError): return None
-    want, vals = set(names), {}
-    def literal(node): return [ast.literal_eval(k) for k in node.keys] if isinstance(node, ast.Dict) else ast.literal_eval(node)
-    def add_keys(name, keys):
-        if not isinstance(vals.get(name), list): raise ValueError(name)
-        vals[name] += [k for k in keys if k not in vals[name]]
-    try:
-        for st in tree.body:
-            if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)): continue
-            if not want & {n.id for n in ast.walk(st) if isinstance(n, ast.Name)}: continue
-            t, v = (st.targets[0], st.value) if isinstance(st, ast.Assign) and len(st.targets) == 1 else \
-                   (st.target, st.value) if isinstance(st, ast.AnnAssign) and st.value is not None else (None, None)
-            if isinstance(t, ast.Name): vals[t.id] = literal(v)
-            elif isinstance(t, ast.Tuple) and isinstance(v, ast.Tuple) and len(t.elts) == len(v.elts) \
-                    and all(isinstance(e, ast.Name) for e in t.elts):
-                for e, x in zip(t.elts, v.elts): vals[e.id] = literal(x)
-            elif isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name): add_keys(t.value.id, [ast.literal_eval(t.slice)])
-            elif isinstance(st, ast.Expr) and isinstance(st.value, ast.Call) and isinstance(st.value.func, ast.Attribute) \
-                    and st.value.func.attr == 'update' and isinstance(st.value.func.value, ast.Name) \
-                    and len(st.value.args) == 1 and isinstance(st.value.args[0], ast.Dict) and not st.value.keywords:
-                add_keys(st.value.func.value.id, literal(st.value.args[0]))
-            else: return None                     # a statement about these names that only running the module would explain
-    except (ValueError, TypeError, SyntaxError, RecursionError): return None   # not a literal
-    return {n: vals[n] for n in names} if want <= set(vals) else None
-
-def _constants(module:str, # A module of gan_notes, e.g. `'experiments'`
-               names:tuple # Its top-level constants to read
-              )->dict:
-    "Constants of `gan_notes.<module>` (a dict as its keys): live if it is imported, else from its source, else by importing it."
-    m = sys.modules.get(f'gan_notes.{module}')
-    if m is None:
-        vals = _static_constants(Path(sys.modules['gan_notes'].__file__).parent/f'{module}.py', names)
-        if vals is not None: return vals
-        import importlib
-        m = importlib.import_module(f'gan_notes.{module}')
-    return {n: list(v) if isinstance(v, dict) else v for n in names for v in [getattr(m, n)]}
-
 # %% ../nbs/10_cli.ipynb #ad26f39b
 def build_parser()->argparse.ArgumentParser:
     "The `gan-notes` argument parser with its `train`, `sample`, `compare` and `fid` subcommands."
-    names = _constants('experiments', ('OBJECTIVES', 'RECIPES', 'DATASETS', 'DEFAULT_DATASETS', 'DEFAULT_SEEDS', 'DEFAULT_STEPS'))
-    OBJECTIVES, RECIPES, DATASETS, DEFAULT_DATASETS, DEFAULT_SEEDS, DEFAULT_STEPS = names.values()
-    recipe_names = lambda: OBJECTIVES + RECIPES          # experiments.recipe_names(), read without importing torch
-    TOY_DATASETS = _constants('data', ('TOY_DATASETS',))['TOY_DATASETS']
-    EVAL_EVERY, EVAL_LAST = _constants('comparison', ('EVAL_EVERY', 'EVAL_LAST')).values()
+    from gan_notes.names import (OBJECTIVES, DATASETS, TOY_DATASETS, DEFAULT_DATASETS, DEFAULT_SEEDS, DEFAULT_STEPS, EVAL_EVERY,
+                                 EVAL_LAST, recipe_names)
     from gan_notes import __version__
     p = _Parser(prog=PROG, description="GANs from the gan_notes lecture notes: train, compare and score them.")
     p.add_argument('--version', action='version', version=f'{PROG} {__version__}')
