@@ -20,7 +20,7 @@ from torch import nn, Tensor
 from .data import toy_dataset, mode_coverage, check_samples, sample_noise, check_int
 from .names import EVAL_EVERY, EVAL_LAST
 from .structure import (Learner, Generator, Discriminator, Callback, Objective, seed_everything, atomic_write,
-                                 default_callbacks, as_source, _hook)
+                                 default_callbacks, as_source)
 
 # %% ../nbs/02a_comparison.ipynb #67716ac1
 EVAL_SAMPLES, MIN_COUNT = 2500, 20
@@ -231,8 +231,7 @@ class _Members:
         loss, logs = super().g_loss(learn, batch)
         return loss*self.n_members, logs
     def settings(self)->dict:
-        base = getattr(super(), 'settings', None)
-        return {**(base() if base is not None else Objective.settings(self)), 'members': self.n_members}
+        return {**super().settings(), 'members': self.n_members}
 
 def _plain_latent(objective)->bool:
     f = getattr(type(objective), 'sample_latent', None)
@@ -251,7 +250,7 @@ def ensemble_objective(objective, # An objective fed plain noise whose losses ar
 
 # %% ../nbs/02a_comparison.ipynb #2b38ae84
 def _learner_signature(l)->dict:
-    return {'objective': _hook(l.objective, 'settings')(), 'z_dim': l.z_dim, 'prior': l.prior, 'batch_size': l.batch_size,
+    return {'objective': l.objective.settings(), 'z_dim': l.z_dim, 'prior': l.prior, 'batch_size': l.batch_size,
             'k': l.k, 'lr': l.lr, 'betas': l.betas, 'device': str(l.device), 'networks': sorted(l.models)}
 
 def ensemble_learner(learners:list, # Fresh learners (step 0) of one architecture and settings, each with its own seed and data

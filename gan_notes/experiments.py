@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from .data import toy_dataset, check_samples, check_int, TOY_DATASETS
-from .structure import Learner, Recipe, check_objective, default_callbacks, MetricsCallback
+from .structure import Learner, Recipe, Objective, default_callbacks, MetricsCallback
 from .comparison import (ToyGAN, resolve, coverage, baselines, meaningless, mean_se, summarize, sweep, settings_table,
                                   write_report as _write_report, report_table, EVAL_SAMPLES, PUBLISHED_STATUS, MIN_COUNT)
 from .names import (OBJECTIVES, RECIPES, DATASETS, DEFAULT_DATASETS, DEFAULT_SEEDS, DEFAULT_STEPS, EVAL_EVERY, EVAL_LAST,
@@ -27,7 +27,7 @@ def get_toy(name # A key of `OBJECTIVES`, a `ToyGAN`, or an objective object (tr
     "The `ToyGAN` called `name`: an objective with its toy settings, its module imported on first use."
     if isinstance(name, ToyGAN): return name
     if not isinstance(name, str):
-        check_objective(name)
+        if not isinstance(name, Objective): raise ValueError(f"objective must be a name in OBJECTIVES or an Objective, got {type(name).__name__}")
         return ToyGAN(lambda: name, dict(TOY_SETTINGS))
     if name not in OBJECTIVES: raise ValueError(f"unknown objective {name!r}; choose one of {list(OBJECTIVES)}")
     return resolve(OBJECTIVES[name])

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'seed_everything', 'default_device', 'mlp', 'Generator',
-           'Discriminator', 'Objective', 'check_objective', 'CrossEntropyObjective', 'TensorSource', 'DatasetSource',
-           'as_source', 'CancelFitException', 'Callback', 'History', 'atomic_write', 'Learner', 'Recorder', 'StopOnNaN',
+           'Discriminator', 'Objective', 'CrossEntropyObjective', 'TensorSource', 'DatasetSource', 'as_source',
+           'CancelFitException', 'Callback', 'History', 'atomic_write', 'Learner', 'Recorder', 'StopOnNaN',
            'MetricsCallback', 'd_output_keys', 'grad_norm', 'player_networks', 'GradNorms', 'default_callbacks',
            'ClipGradients', 'checkpoint_state', 'save_checkpoint', 'load_checkpoint', 'Checkpointer', 'toy_learner',
            'coverage_metric', 'Recipe', 'plot_run']
@@ -165,23 +165,6 @@ class Objective:
         return {'class': type(self).__qualname__, 'k': self.k,
                 **{k: v for k, v in s.items() if v is not None}}
 
-# %% ../nbs/01_structure.ipynb #74c03df4
-_REQUIRED = ('d_loss', 'g_loss')
-
-def _hook(objective, name):
-    "`objective`'s hook `name`, or `Objective`'s default bound to it."
-    f = getattr(objective, name, None)
-    if f is not None: return f
-    default = getattr(Objective, name)
-    return default.__get__(objective) if callable(default) else default
-
-def check_objective(objective)->None:
-    "Raise a `ValueError` unless `objective` has callable `d_loss` and `g_loss` methods."
-    for m in _REQUIRED:
-        if not callable(getattr(objective, m, None)):
-            raise ValueError(f"objective {type(objective).__name__} has no method {m}(learn, batch); "
-                             "an objective needs d_loss and g_loss")
-
 # %% ../nbs/01_structure.ipynb #f0083560
 class CrossEntropyObjective(Objective):
     "The standard GAN: D by binary cross-entropy on logits, G by the non-saturating loss -E log D(G(z))."
@@ -325,7 +308,7 @@ _PLAYERS = ('D', 'G')
 def _check_policy(objective, models, opts):
     "Check the objective's `updates` and `frozen` against the learner's networks and optimisers; return them as tuples."
     name = type(objective).__name__
-    updates, frozen = _hook(objective, 'updates'), _hook(objective, 'frozen')
+    updates, frozen = objective.updates, objective.frozen
     for what, pol, known, kind in (('updates', updates, opts, 'optimiser'), ('frozen', frozen, models, 'network')):
         if not isinstance(pol, dict) or set(pol) != set(_PLAYERS):
             raise ValueError(f"objective {name}: {what} must be a dict with keys 'D' and 'G', got {pol!r}")
@@ -354,7 +337,7 @@ class Learner:
                  G:nn.Module, # Generator: `G(*objective.generator_inputs(latent))` -> samples shaped like the data
                  D:nn.Module, # Discriminator or critic: samples (and labels, for a conditional objective) -> one logit/score per sample
                  data, # Data source with `.sample(n, generator)`, a map-style dataset, or a tensor (see `as_source`)
-                 objective=None, # An `Objective` (or any object with `d_loss` and `g_loss`); default `CrossEntropyObjective()`
+                 objective=None, # An `Objective`; default `CrossEntropyObjective()`
                  z_dim:int|None=None, # Noise dimension; default `G.z_dim`
                  prior:str='gaussian', # Noise prior, `'gaussian'` or `'uniform'`
                  batch_size:int=256, # Samples per batch
@@ -365,8 +348,10 @@ class Learner:
                  seed:int=0, # Seed for the data/noise generator and the global RNGs
                  device=None): # Device; default CUDA when available, else CPU
         self.objective = CrossEntropyObjective() if objective is None else objective
-        check_objective(self.objective)
-        self.k = _hook(self.objective, 'k') if k is None else k
+        if not isinstance(self.objective, Objective):
+            raise ValueError(f"objective must be an Objective (a subclass of gan_notes.structure.Objective, which defines every hook), "
+                             f"got {type(self.objective).__name__}")
+        self.k = self.objective.k if k is None else k
         check_int(self.k, 'k')
         check_int(batch_size, 'batch_size')
         self.data = as_source(data)
@@ -385,9 +370,9 @@ class Learner:
     def _build(self, G, D):
         "Put `G` and `D` on the device, add the objective's networks, build the optimisers and check the update policy."
         self.models = {'G': G.to(self.device), 'D': D.to(self.device)}
-        extra = _check_networks(self.objective, _hook(self.objective, 'networks')(self))
+        extra = _check_networks(self.objective, self.objective.networks(self))
         self.models.update({k: m.to(self.device) for k, m in extra.items()})
-        self.opts = _hook(self.objective, 'optimizers')(self)
+        self.opts = self.objective.optimizers(self)
         if not isinstance(self.opts, dict) or not all(isinstance(o, torch.optim.Optimizer) for o in self.opts.values()):
             raise ValueError(f"objective {type(self.objective).__name__}: optimizers() must return a dict of torch optimisers")
         self.updates, self.frozen = _check_policy(self.objective, self.models, self.opts)
@@ -436,13 +421,13 @@ def sample_latent(self:Learner, n:int, # Number of latent vectors
                   **given # Parts to fix, passed to the objective's `sample_latent` (e.g. `y`, `z`)
                  )->dict:
     "The objective's latent for `n` samples: what the generator is fed."
-    return _hook(self.objective, 'sample_latent')(self, n, generator, **given)
+    return self.objective.sample_latent(self, n, generator, **given)
 
 @patch
 def fake(self:Learner, latent:dict # A latent from `sample_latent`
         )->Tensor:
     "The generator's samples for `latent` (with gradients, unless called under `torch.no_grad`)."
-    return self.G(*_hook(self.objective, 'generator_inputs')(latent))
+    return self.G(*self.objective.generator_inputs(latent))
 
 # %% ../nbs/01_structure.ipynb #ca8f03e0
 @patch
@@ -507,7 +492,7 @@ def _check_shapes(self:Learner):
         lens = [len(b) for b in batch]
         if len(set(lens)) != 1: raise ValueError(f"the data source returned a batch whose parts have different lengths {lens}; "
                                                  "labels must be as many as the samples")
-    real = _hook(self.objective, 'real')(_to_device(batch, self.device))
+    real = self.objective.real(_to_device(batch, self.device))
     fake = self.generate(2)
     if tuple(fake.shape[1:]) != tuple(real.shape[1:]):
         raise ValueError(f"generator output shape {tuple(fake.shape[1:])} does not match data shape {tuple(real.shape[1:])} (per sample)")
@@ -517,9 +502,9 @@ def _check_shapes(self:Learner):
 @patch
 def _prepare(self:Learner):
     "Per fit: each player's loss function, the parameters it freezes (those that were trainable), and the event names."
-    self._loss = {'D': _hook(self.objective, 'd_loss'), 'G': _hook(self.objective, 'g_loss')}
+    self._loss = {'D': self.objective.d_loss, 'G': self.objective.g_loss}
     self._freeze = {p: [q for n in self.frozen[p] for q in self.models[n].parameters() if q.requires_grad] for p in _PLAYERS}
-    self._after_d = _hook(self.objective, 'after_d_step')
+    self._after_d = self.objective.after_d_step
 
 @patch
 def _update(self:Learner, player:str # `'D'` or `'G'`
@@ -700,7 +685,7 @@ def checkpoint_state(learn:Learner)->dict:
     "Everything needed to continue `learn` exactly: networks, optimisers, step, history, all RNG states, and the settings."
     _check_learner(learn)
     return {'format': CHECKPOINT_FORMAT, 'version': CHECKPOINT_VERSION,
-            'objective': _hook(learn.objective, 'settings')(), 'learner': _learner_settings(learn), 'step': learn.step,
+            'objective': learn.objective.settings(), 'learner': _learner_settings(learn), 'step': learn.step,
             'models': {n: m.state_dict() for n, m in learn.models.items()},
             'opts': {n: o.state_dict() for n, o in learn.opts.items()},
             'history': learn.history.as_dict(), 'rng': _rng_state(learn)}
@@ -767,7 +752,7 @@ def load_checkpoint(learn:Learner, # The learner to restore into (same networks,
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"no checkpoint at {path}")
     state = _read_state(path)
-    own_obj = _hook(learn.objective, 'settings')()
+    own_obj = learn.objective.settings()
     if state['objective'] != own_obj:
         raise ValueError(f"checkpoint {path} was written by objective {state['objective']}; this learner trains {own_obj}")
     if state['learner'] != _learner_settings(learn):
