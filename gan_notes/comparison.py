@@ -7,8 +7,9 @@ __all__ = ['EVAL_SAMPLES', 'MIN_COUNT', 'BASELINES', 'LEARNER_SETTINGS', 'METRIC
            'modes_with_at_least', 'coverage', 'evaluate', 'baseline_samples', 'baselines', 'meaningless', 'mean_se',
            'MemberStreams', 'draw', 'members', 'EnsembleSource', 'EnsembleLinear', 'EnsembleMLP', 'ensemble_objective',
            'ensemble_learner', 'train_apart_and_together', 'ensemble_gap', 'MemberView', 'member_views',
-           'MemberMetrics', 'ToyGAN', 'resolve', 'step_cost', 'average_last', 'train_group', 'SweepProgress', 'sweep',
-           'summarize', 'report_table', 'plot_comparison', 'runs_csv', 'runs_json', 'settings_table', 'write_report']
+           'MemberMetrics', 'Recipe', 'toy_gan', 'resolve', 'step_cost', 'average_last', 'train_group', 'SweepProgress',
+           'sweep', 'summarize', 'report_table', 'plot_comparison', 'runs_csv', 'runs_json', 'settings_table',
+           'write_report']
 
 # %% ../nbs/02a_comparison.ipynb #278e98da
 import copy, csv, importlib, io, json, math, time
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 from .data import toy_dataset, mode_coverage, check_samples, sample_noise, check_int
-from .names import EVAL_EVERY, EVAL_LAST
+from .names import EVAL_EVERY, EVAL_LAST, TOY_DATASETS
 from .structure import (Learner, Generator, Discriminator, Callback, Objective, seed_everything, atomic_write,
                                  default_callbacks, as_source)
 
@@ -359,19 +360,24 @@ class MemberMetrics(Callback):
 LEARNER_SETTINGS = ('z_dim', 'width', 'depth', 'batch_size', 'lr', 'betas')
 
 @dataclass
-class ToyGAN:
-    "An objective on the toy mixtures: the settings it trains with here, its source's settings, and why ours differ."
-    make_objective:callable # The objective's class (or a factory), called with the settings named in `objective_settings`
-    settings:dict # Every setting and its default: those of `LEARNER_SETTINGS` it uses, plus the objective's own
+class Recipe:
+    "A GAN by name: its learner for a named dataset, its evaluation, its settings, their source, and why ours differ."
+    build:callable=None # `build(data, seed, cbs, **settings) -> Learner`; default (`None`): toy MLPs and `make_objective`'s objective
+    evaluate:callable=evaluate # `evaluate(learn) -> {metric: float}`, on a fixed seed of its own; default the toy mixtures' `evaluate`
+    datasets:tuple=TOY_DATASETS # Names of the datasets it trains on
+    settings:dict=field(default_factory=dict) # Every setting and its default (for toy MLPs: those of `LEARNER_SETTINGS` it uses, plus the objective's); callers override them by name
+    description:str='' # One line for help texts and reports
+    preview:callable=None # `preview(learn) -> (images, images per row)`: what pictures of a run show; default 64 samples
+    make_objective:callable=None # For the default `build`: the objective's class (or a factory), called with the settings named in `objective_settings`
     objective_settings:tuple=() # The names in `settings` passed to `make_objective` (e.g. `('lam', 'k', 'lr', 'betas')`)
     source:str='' # Where the settings come from (paper, file, commit)
     source_settings:dict=field(default_factory=dict) # The source's values, by the same names
     differences:str='' # Why ours differ from the source's, where they do
-    g_act:str='relu' # Hidden activation of G
-    d_act:str='leaky_relu' # Hidden activation of D
+    g_act:str='relu' # For the default `build`: hidden activation of G
+    d_act:str='leaky_relu' # For the default `build`: hidden activation of D
 
     def resolve(self, **settings)->dict:
-        "The settings of a run: the defaults overridden by `settings` (names checked)."
+        "The settings of a run: the defaults overridden by `settings`, names checked (the one check of a GAN's settings)."
         unknown = sorted(set(settings) - set(self.settings))
         if unknown: raise ValueError(f"unknown setting {unknown[0]!r}; this GAN's settings are {sorted(self.settings)}")
         s = {**self.settings, **settings}
@@ -382,17 +388,20 @@ class ToyGAN:
         return s
 
     def objective(self, **settings):
-        "A fresh objective with these settings."
+        "A fresh objective with these settings (a recipe with the default `build`)."
+        if self.make_objective is None: raise ValueError("this recipe builds its own objective (it has no make_objective)")
         s = self.resolve(**settings)
         return self.make_objective(**{k: s[k] for k in self.objective_settings})
 
-    def learner(self, data, # A toy dataset name or object
+    def learner(self, data, # One of `datasets`, or (default `build`) a toy dataset object
                 seed:int=0, # Seed of the networks, data and noise
                 cbs:list=(), # Callbacks
                 **settings # Overrides of `settings`
                )->Learner:
-        "A fresh learner: MLPs G (z -> 2-D) and D (packs of `objective.pack` points -> a logit), the objective, the data."
+        "A fresh learner of this recipe on `data`; the default `build`: MLPs G (z -> 2-D) and D (packs of `objective.pack` points -> a logit)."
+        if isinstance(data, str) and data not in self.datasets: raise ValueError(f"this GAN trains on {', '.join(self.datasets)}, not {data!r}")
         s = self.resolve(**settings)
+        if self.build is not None: return self.build(data, seed, list(cbs), **s)
         ds = toy_dataset(data) if isinstance(data, str) else data
         objective = self.objective(**settings)
         seed_everything(seed)
@@ -401,6 +410,16 @@ class ToyGAN:
         return Learner(G, D, ds, objective, z_dim=s['z_dim'], batch_size=s['batch_size'], lr=s.get('lr', 1e-3),
                        betas=s.get('betas', (0.5, 0.999)), cbs=list(cbs), seed=seed)
 
+def toy_gan(make_objective, # The objective's class (or a factory)
+            settings:dict, # Every setting and its default: those of `LEARNER_SETTINGS` it uses, plus the objective's own
+            objective_settings:tuple=(), # The names in `settings` passed to `make_objective`
+            **kw # `source`, `source_settings`, `differences`, `g_act`, `d_act`, `description`, `evaluate`
+           )->Recipe:
+    "The `Recipe` of an objective on the toy mixtures: toy MLPs, the objective made from `make_objective`, scored by `evaluate`."
+    if not callable(make_objective): raise ValueError(f"make_objective must be an objective class or factory, got {type(make_objective).__name__}")
+    if not isinstance(settings, dict): raise ValueError(f"settings must be a dict of settings and their defaults, got {type(settings).__name__}")
+    return Recipe(settings=dict(settings), make_objective=make_objective, objective_settings=tuple(objective_settings), **kw)
+
 def resolve(spec):
     "The object named by `'module:attribute'`, or `spec` itself when it is not a string."
     if not isinstance(spec, str): return spec
@@ -408,7 +427,7 @@ def resolve(spec):
     if not attr: raise ValueError(f"expected 'module:attribute', got {spec!r}")
     return getattr(importlib.import_module(mod), attr)
 
-def step_cost(spec, # A `ToyGAN` or its `'module:attribute'`
+def step_cost(spec, # A `Recipe` or its `'module:attribute'`
               members:int=1, # Runs trained together as one ensemble
               **settings # Overrides of its settings
              )->float:
@@ -445,7 +464,7 @@ class _Progress(Callback):
         if now - self.t >= self.seconds or learn.step == learn.target_step: self.t = now; self.fn(learn.step)
 
 def train_group(name:str, # The objective's name, recorded in each run
-                spec, # A `ToyGAN` (or anything with `.learner(data, seed, cbs, **settings)`), or its `'module:attribute'`
+                spec, # A `Recipe` (or anything with `.learner(data, seed, cbs, **settings)`), or its `'module:attribute'`
                 runs:list, # `[(data, seed), ...]`: the members, trained together as one ensemble
                 steps:int, # Generator steps
                 settings:dict|None=None, # Overrides of the spec's settings
@@ -531,7 +550,7 @@ def _run_group(i, kw):
     "Train group `i` in a worker; its progress goes to the parent's queue."
     return i, train_group(progress=lambda step: _QUEUE.put((i, step)), **kw)
 
-def sweep(objectives:dict, # `{name: ToyGAN or 'module:attribute'}`
+def sweep(objectives:dict, # `{name: Recipe or 'module:attribute'}`
           datasets=('ring8', 'grid25'), # Toy mixture names
           seeds:int=3, # Seeds 0, 1, ..., seeds-1 of every (objective, dataset)
           steps:int=5000, # Generator steps of every run
@@ -718,14 +737,14 @@ def _value(v)->str:
 
 def _settings_text(s:dict)->str: return ', '.join(f'{k} {_value(v)}' for k, v in s.items())
 
-def settings_table(specs:dict, # `{name: ToyGAN or 'module:attribute'}`
+def settings_table(specs:dict, # `{name: Recipe or 'module:attribute'}`
                    settings:dict|None=None # `{name: overrides}` of the runs
                   )->str:
     "A markdown table: each objective's settings in these runs, its source and the source's values, and why ours differ."
     lines = ['| objective | settings here | source | the source\'s settings | why ours differ |', '|---|---|---|---|---|']
     for name, spec in specs.items():
         spec = resolve(spec)
-        if not isinstance(spec, ToyGAN): raise ValueError(f"specs[{name!r}] must be a ToyGAN or the 'module:attribute' of one, got {type(spec).__name__}")
+        if not isinstance(spec, Recipe): raise ValueError(f"specs[{name!r}] must be a Recipe or the 'module:attribute' of one, got {type(spec).__name__}")
         s = spec.resolve(**(settings or {}).get(name, {}))
         lines.append(f"| {name} | {_settings_text(s)} | {spec.source} | {_settings_text(spec.source_settings)} | {spec.differences} |")
     return '\n'.join(lines)

@@ -15,7 +15,8 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from .data import toy_dataset, ToyDataset, mode_coverage, check_samples, check_int
-from .structure import CrossEntropyObjective, Learner, Recipe, TensorSource, mlp, seed_everything, _activation, _first
+from .structure import CrossEntropyObjective, Learner, TensorSource, mlp, seed_everything, _activation, _first
+from .comparison import Recipe
 
 # %% ../nbs/05_conditional.ipynb #3fb30f8e
 _INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)

@@ -270,7 +270,7 @@ class Dashboard(Callback):
     order = 20  # after Recorder, StopOnNaN, MetricsCallback and Checkpointer
     def __init__(self,
                  every:int=100, # Steps between updates of the progress and the numbers, and between live redraws
-                 metrics:tuple=(), # History keys to plot, one panel each, e.g. `('modes', 'hq')` from `coverage_metric`
+                 metrics:tuple=(), # History keys to plot, one panel each, e.g. `('modes', 'hq')` from `comparison.evaluate`
                  n_samples:int=1000, # Generator samples in the samples panel
                  stats_every:int=10, # Steps between gradient-norm measurements (and loss records if there is no Recorder)
                  max_overhead:float=0.04, # Skip a live redraw while drawing time exceeds this fraction of training time (`math.inf`: never)

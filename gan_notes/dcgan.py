@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
-from .structure import Learner, Recipe, TensorSource, seed_everything
+from .structure import Learner, TensorSource, seed_everything
+from .comparison import Recipe
 from .data import mnist_offline, check_int
 from .metrics import mnist_split, mnist_classifier, extract_features, fid_from_features, kid, inception_score, _check_images
 

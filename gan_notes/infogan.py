@@ -19,8 +19,9 @@ from torch import nn, Tensor
 import torch.nn.functional as F
 from .data import sample_codes, toy_dataset, mode_coverage, mnist_offline, check_int
 from .conditional import check_labels
-from .structure import (CrossEntropyObjective, Learner, Recipe, Generator, Discriminator, TensorSource,
+from .structure import (CrossEntropyObjective, Learner, Generator, Discriminator, TensorSource,
                                  seed_everything)
+from .comparison import Recipe
 
 # %% ../nbs/07_infogan.ipynb #904a1575
 def _as_probs(p, # Candidate probabilities (array-like or tensor)

@@ -7,13 +7,11 @@ __all__ = ['ACTIVATIONS', 'CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'seed_every
            'Discriminator', 'Objective', 'CrossEntropyObjective', 'TensorSource', 'DatasetSource', 'as_source',
            'CancelFitException', 'Callback', 'History', 'atomic_write', 'Learner', 'Recorder', 'StopOnNaN',
            'MetricsCallback', 'd_output_keys', 'grad_norm', 'player_networks', 'GradNorms', 'default_callbacks',
-           'ClipGradients', 'checkpoint_state', 'save_checkpoint', 'load_checkpoint', 'Checkpointer', 'toy_learner',
-           'coverage_metric', 'Recipe', 'plot_run']
+           'ClipGradients', 'checkpoint_state', 'save_checkpoint', 'load_checkpoint', 'Checkpointer', 'toy_learner']
 
 # %% ../nbs/01_structure.ipynb #36994f03
 import csv, io, os, random, tempfile, warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import torch
@@ -821,56 +819,3 @@ def toy_learner(data='ring8', # A toy dataset name or object
     seed_everything(seed)
     G, D = Generator(z_dim, 2, width, depth, 'relu'), Discriminator(2, width, depth, 'leaky_relu')
     return Learner(G, D, ds, objective, seed=seed, lr=lr, **kwargs)
-
-def coverage_metric(n:int=2500 # Generator samples per evaluation
-                   ):
-    "A `MetricsCallback` function: mode coverage of `n` generator samples against the learner's toy data."
-    from gan_notes.data import mode_coverage
-    def fn(learn):
-        ds = learn.data
-        return mode_coverage(learn.generate(n).cpu(), ds.centers, ds.std)
-    return fn
-
-# %% ../nbs/01_structure.ipynb #bfabc06c
-@dataclass
-class Recipe:
-    "How one GAN is trained and measured by name: its learner for a named dataset, its evaluation, and its settings."
-    build:callable # `build(data, seed, cbs, **settings) -> Learner`
-    evaluate:callable # `evaluate(learn) -> {metric: float}`, on a fixed seed of its own
-    datasets:tuple # Names of the datasets it trains on
-    settings:dict=field(default_factory=dict) # Its settings and their defaults; callers override them by name
-    description:str='' # One line for help texts and reports
-    preview:callable=None # `preview(learn) -> (images, images per row)`: what pictures of a run show; default 64 samples
-
-    def learner(self, data:str, # One of `datasets`
-                seed:int=0, # Seed of networks, data and noise
-                cbs:list=(), # Callbacks
-                **settings # Overrides of `settings`
-               )->Learner:
-        "A fresh learner of this recipe on `data`."
-        if data not in self.datasets: raise ValueError(f"this GAN trains on {', '.join(self.datasets)}, not {data!r}")
-        unknown = sorted(set(settings) - set(self.settings))
-        if unknown: raise ValueError(f"unknown setting {unknown[0]!r}; this GAN's settings are {sorted(self.settings)}")
-        return self.build(data, seed, list(cbs), **{**self.settings, **settings})
-
-# %% ../nbs/01_structure.ipynb #a8534a42
-def plot_run(learn:Learner, # A trained toy learner
-             n:int=2000): # Samples to draw
-    "Loss curves, D's (or the critic's) mean outputs and the samples over the true centres, side by side."
-    import matplotlib.pyplot as plt
-    from gan_notes.data import plot_toy
-    _check_learner(learn)
-    h = learn.history
-    if 'd_loss' not in h: raise ValueError("learn has no recorded losses: train it with a Recorder (default_callbacks()) first")
-    fig, axs = plt.subplots(1, 3, figsize=(12, 3.4))
-    for k in ('d_loss', 'g_loss'): axs[0].plot(h.steps(k), h[k], label=k, lw=0.8)
-    axs[0].set_xlabel('step'); axs[0].legend(); axs[0].set_title('losses')
-    keys = d_output_keys(h)
-    for k in keys: axs[1].plot(h.steps(k), h[k], label=f'mean {k}', lw=0.8)
-    if keys and all(0 <= min(h[k]) and max(h[k]) <= 1 for k in keys): axs[1].axhline(0.5, c='gray', ls='--', lw=0.8)
-    axs[1].set_xlabel('step'); axs[1].set_title('D outputs')
-    if keys: axs[1].legend()
-    plot_toy(learn.data, ax=axs[2], samples=learn.generate(n).cpu())
-    axs[2].set_title(f'{learn.data.name}: samples at step {learn.step}')
-    plt.tight_layout()
-    return fig

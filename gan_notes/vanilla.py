@@ -15,7 +15,7 @@ from torch import Tensor
 import torch.nn.functional as F
 from .data import toy_dataset, check_int
 from .structure import Generator, Discriminator, Learner, CrossEntropyObjective, seed_everything, _first
-from .comparison import ToyGAN
+from .comparison import toy_gan
 
 # %% ../nbs/03_vanilla.ipynb #ec48caac
 def _check_logits(x, name:str)->Tensor:
@@ -166,10 +166,10 @@ VANILLA_DIFFERENCES = ("3 hidden layers of 128 with ReLU/LeakyReLU(0.2) instead 
                        "1e-4 for D and 1e-3 for G, batches of 128 instead of 512, and 5,000 steps instead of 25,000: the notebook's "
                        "networks do not collapse within our budget, ours do (measured in the vanilla notebook, _data/vanilla_settings.json)")
 
-MINIMAX_TOY = ToyGAN(MinimaxObjective, dict(z_dim=256, width=128, depth=3, batch_size=128, lr=1e-3, betas=(0.5, 0.999)),
+MINIMAX_TOY = toy_gan(MinimaxObjective, dict(z_dim=256, width=128, depth=3, batch_size=128, lr=1e-3, betas=(0.5, 0.999)),
                      source=UNROLLED_SOURCE + " (its plain GAN uses the saturating loss)", source_settings=UNROLLED_SETTINGS,
                      differences=VANILLA_DIFFERENCES)
-NONSATURATING_TOY = ToyGAN(NonSaturatingObjective, dict(MINIMAX_TOY.settings), source=UNROLLED_SOURCE + ", with the non-saturating loss",
+NONSATURATING_TOY = toy_gan(NonSaturatingObjective, dict(MINIMAX_TOY.settings), source=UNROLLED_SOURCE + ", with the non-saturating loss",
                            source_settings=UNROLLED_SETTINGS, differences=VANILLA_DIFFERENCES)
 
 # %% ../nbs/03_vanilla.ipynb #8c715e37
@@ -200,7 +200,7 @@ class PacObjective(NonSaturatingObjective):
         return self.generator_loss(learn.D(self.packed(fake))), {}
 
 PACGAN_SOURCE = "Lin et al. 2018, PacGAN synthetic experiments (fjxmlzn/PacGAN, commits a7c9248 and b331f4f)"
-PAC2_TOY = ToyGAN(PacObjective, {**MINIMAX_TOY.settings, 'batch_size': 256, 'pack': 2}, objective_settings=('pack',),
+PAC2_TOY = toy_gan(PacObjective, {**MINIMAX_TOY.settings, 'batch_size': 256, 'pack': 2}, objective_settings=('pack',),
                   source=PACGAN_SOURCE, source_settings=dict(z_dim=2, width=400, depth=4, batch_size=200, lr=1e-4, betas=(0.8, 0.999), pack=2, steps=400_000),
                   differences=("the non-saturating GAN's settings, as PacGAN compares packing with everything else fixed; PacGAN's "
                                "own networks (G 4×400 with batch norm, D 3 maxout layers of 200 with 5 pieces), learning rate and "

@@ -15,7 +15,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.integrate import quad
 from .data import check_samples, check_int
 from .structure import Objective
-from .comparison import MemberStreams, ToyGAN, draw
+from .comparison import MemberStreams, toy_gan, draw
 
 # %% ../nbs/08_wasserstein.ipynb #cef63fe7
 def _as_samples(x, name:str)->Tensor:
@@ -196,12 +196,12 @@ class WGANGPObjective(_CriticObjective):
 # %% ../nbs/08_wasserstein.ipynb #c709e32e
 GAN_TOY_SOURCE = "Gulrajani et al. 2017, gan_toy.py (igul222/improved_wgan_training, commit 3c8ba3c)"
 
-WGAN_TOY = ToyGAN(WGANObjective, dict(z_dim=2, width=64, depth=3, batch_size=128, lr=5e-5, clip=0.01, k=5),
+WGAN_TOY = toy_gan(WGANObjective, dict(z_dim=2, width=64, depth=3, batch_size=128, lr=5e-5, clip=0.01, k=5),
                   objective_settings=('clip', 'lr', 'k'), source=GAN_TOY_SOURCE + ", MODE 'wgan'",
                   source_settings=dict(z_dim=2, width=512, depth=3, batch_size=256, lr=5e-5, clip=0.01, k=5, steps=100_000),
                   differences="width 64, batches of 128 and 5,000 steps instead of 512, 256 and 100,000: the main job's budget", d_act='relu')
 
-WGAN_GP_TOY = ToyGAN(WGANGPObjective, dict(z_dim=2, width=64, depth=3, batch_size=128, lr=1e-3, betas=(0.5, 0.9), lam=0.1, k=5),
+WGAN_GP_TOY = toy_gan(WGANGPObjective, dict(z_dim=2, width=64, depth=3, batch_size=128, lr=1e-3, betas=(0.5, 0.9), lam=0.1, k=5),
                      objective_settings=('lam', 'k', 'lr', 'betas'), source=GAN_TOY_SOURCE + ", MODE 'wgan-gp'",
                      source_settings=dict(z_dim=2, width=512, depth=3, batch_size=256, lr=1e-4, betas=(0.5, 0.9), lam=0.1, k=5, steps=100_000),
                      differences=("width 64, batches of 128 and 5,000 steps instead of 512, 256 and 100,000 (the main job's budget); learning rate 1e-3 instead "
