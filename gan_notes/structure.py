@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'seed_everything', 'default_device', 'mlp', 'Generator',
            'Discriminator', 'Objective', 'CrossEntropyObjective', 'TensorSource', 'DatasetSource', 'as_source',
-           'CancelFitException', 'Callback', 'History', 'atomic_write', 'Learner', 'Recorder', 'StopOnNaN',
-           'MetricsCallback', 'd_output_keys', 'grad_norm', 'player_networks', 'GradNorms', 'default_callbacks',
-           'ClipGradients', 'checkpoint_state', 'save_checkpoint', 'load_checkpoint', 'Checkpointer', 'toy_learner']
+           'CancelFitException', 'Callback', 'History', 'Learner', 'Recorder', 'StopOnNaN', 'MetricsCallback',
+           'd_output_keys', 'grad_norm', 'player_networks', 'GradNorms', 'default_callbacks', 'ClipGradients',
+           'toy_learner', 'atomic_write', 'checkpoint_state', 'save_checkpoint', 'load_checkpoint', 'Checkpointer']
 
 # %% ../nbs/01_structure.ipynb #36994f03
 import csv, io, os, random, tempfile, warnings
@@ -275,30 +275,6 @@ class History:
             w = csv.writer(f); w.writerow(['step'] + names)
             for s in sorted(rows): w.writerow([s] + [repr(rows[s][k]) if k in rows[s] else '' for k in names])
         return atomic_write(path, write, mode='w')
-
-# %% ../nbs/01_structure.ipynb #1ff2aee6
-def _file_mode(path:Path)->int:
-    "The permission bits a new file at `path` gets from `open()` (the umask applied), or those of the file it replaces."
-    if path.exists(): return path.stat().st_mode & 0o777
-    umask = os.umask(0); os.umask(umask)
-    return 0o666 & ~umask
-
-def atomic_write(path, # Target file
-                 write, # `write(f)` fills the open temporary file
-                 mode:str='wb' # `'wb'` or `'w'`
-                )->Path:
-    "Write a file atomically: `write(f)` fills a temporary file in the same folder, which then replaces `path`."
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, mode) as f:
-            write(f); f.flush(); os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode(path))   # mkstemp makes 0600 files; give the result the mode a plain open() would
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
-        raise
-    return path
 
 # %% ../nbs/01_structure.ipynb #87cdcea8
 _PLAYERS = ('D', 'G')
@@ -656,6 +632,47 @@ class ClipGradients(Callback):
             torch.nn.utils.clip_grad_norm_(params, self.max_norm)
         step(player)
 
+# %% ../nbs/01_structure.ipynb #9eb4d749
+def toy_learner(data='ring8', # A toy dataset name or object
+                objective=None, # The objective; default `CrossEntropyObjective()`
+                z_dim:int=2, # Noise dimension
+                width:int=128, # Hidden units of both MLPs
+                depth:int=3, # Hidden layers of both MLPs
+                seed:int=0, # Seed (set before the networks are built)
+                lr:float=1e-3, # Adam learning rate of both players (with betas (0.5, 0.999))
+                **kwargs # Passed to `Learner` (batch_size, k, lr, betas, cbs, prior, device)
+               )->Learner:
+    "A `Learner` with MLP generator and discriminator for a 2-D toy dataset, built reproducibly from `seed`."
+    from gan_notes.data import toy_dataset
+    ds = toy_dataset(data) if isinstance(data, str) else data
+    seed_everything(seed)
+    G, D = Generator(z_dim, 2, width, depth, 'relu'), Discriminator(2, width, depth, 'leaky_relu')
+    return Learner(G, D, ds, objective, seed=seed, lr=lr, **kwargs)
+
+# %% ../nbs/01_structure.ipynb #1ff2aee6
+def _file_mode(path:Path)->int:
+    "The permission bits a new file at `path` gets from `open()` (the umask applied), or those of the file it replaces."
+    if path.exists(): return path.stat().st_mode & 0o777
+    umask = os.umask(0); os.umask(umask)
+    return 0o666 & ~umask
+
+def atomic_write(path, # Target file
+                 write, # `write(f)` fills the open temporary file
+                 mode:str='wb' # `'wb'` or `'w'`
+                )->Path:
+    "Write a file atomically: `write(f)` fills a temporary file in the same folder, which then replaces `path`."
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f); f.flush(); os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode(path))   # mkstemp makes 0600 files; give the result the mode a plain open() would
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp): os.unlink(tmp)
+        raise
+    return path
+
 # %% ../nbs/01_structure.ipynb #f4186a51
 CHECKPOINT_FORMAT, CHECKPOINT_VERSION = 'gan_notes.checkpoint', 2
 
@@ -802,20 +819,3 @@ class Checkpointer(Callback):
 
     def after_fit(self, learn):
         if learn.step != self.saved_step and not learn.mid_step: self.save(learn)
-
-# %% ../nbs/01_structure.ipynb #9eb4d749
-def toy_learner(data='ring8', # A toy dataset name or object
-                objective=None, # The objective; default `CrossEntropyObjective()`
-                z_dim:int=2, # Noise dimension
-                width:int=128, # Hidden units of both MLPs
-                depth:int=3, # Hidden layers of both MLPs
-                seed:int=0, # Seed (set before the networks are built)
-                lr:float=1e-3, # Adam learning rate of both players (with betas (0.5, 0.999))
-                **kwargs # Passed to `Learner` (batch_size, k, lr, betas, cbs, prior, device)
-               )->Learner:
-    "A `Learner` with MLP generator and discriminator for a 2-D toy dataset, built reproducibly from `seed`."
-    from gan_notes.data import toy_dataset
-    ds = toy_dataset(data) if isinstance(data, str) else data
-    seed_everything(seed)
-    G, D = Generator(z_dim, 2, width, depth, 'relu'), Discriminator(2, width, depth, 'leaky_relu')
-    return Learner(G, D, ds, objective, seed=seed, lr=lr, **kwargs)
