@@ -113,8 +113,7 @@ class LabelEncoder(nn.Module):
                  embed_dim:int|None=None): # Size of a learned embedding; `None`: one-hot
         super().__init__()
         self.n_classes = _check_n_classes(n_classes)
-        if embed_dim is not None and (isinstance(embed_dim, bool) or not isinstance(embed_dim, int) or embed_dim < 1):
-            raise ValueError(f"embed_dim must be a positive integer or None (one-hot), got {embed_dim!r}")
+        if embed_dim is not None: check_int(embed_dim, 'embed_dim')   # None: one-hot
         self.embed_dim = embed_dim
         self.dim = n_classes if embed_dim is None else embed_dim
         self.embedding = None if embed_dim is None else nn.Embedding(n_classes, embed_dim)
