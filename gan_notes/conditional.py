@@ -14,14 +14,14 @@ import math
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
-from .data import toy_dataset, ToyDataset, mode_coverage, check_samples, _check_n
+from .data import toy_dataset, ToyDataset, mode_coverage, check_samples, check_int
 from .digits import check_labels, EVAL_N, mnist_digits, classify, score, reference, classified_digits
-from .structure import CrossEntropyObjective, Learner, Recipe, TensorSource, mlp, seed_everything, _activation, _first
+from .structure import CrossEntropyObjective, Learner, TensorSource, mlp, seed_everything, _activation, _first
+from .comparison import Recipe
 
 # %% ../nbs/05_conditional.ipynb #3fb30f8e
 def _check_n_classes(n_classes):
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
-        raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
+    check_int(n_classes, 'n_classes')
     return n_classes
 
 # %% ../nbs/05_conditional.ipynb #8af2b8f4
@@ -81,8 +81,7 @@ class LabelEncoder(nn.Module):
                  embed_dim:int|None=None): # Size of a learned embedding; `None`: one-hot
         super().__init__()
         self.n_classes = _check_n_classes(n_classes)
-        if embed_dim is not None and (isinstance(embed_dim, bool) or not isinstance(embed_dim, int) or embed_dim < 1):
-            raise ValueError(f"embed_dim must be a positive integer or None (one-hot), got {embed_dim!r}")
+        if embed_dim is not None: check_int(embed_dim, 'embed_dim')   # None: one-hot
         self.embed_dim = embed_dim
         self.dim = n_classes if embed_dim is None else embed_dim
         self.embedding = None if embed_dim is None else nn.Embedding(n_classes, embed_dim)
@@ -194,7 +193,7 @@ class LabelledToy:
                generator:torch.Generator|None=None # RNG, for reproducible draws
               )->tuple: # `(x (n, 2) float32, y (n,) int64)`
         "Draw n points and the index of the component each came from."
-        _check_n(n)
+        check_int(n, 'n')
         y = torch.randint(self.n_classes, (n,), generator=generator)
         return self.centers[y] + self.std*torch.randn(n, 2, generator=generator), y
 
@@ -426,7 +425,7 @@ def cgan_evaluate(learn, # A learner from `cgan_learner`
     "The recipe's metrics: conditional accuracy and mode metrics on toy mixtures; conditional accuracy and FIDs on MNIST."
     ds = learn.data
     if isinstance(ds, LabelledToy):
-        _check_n(n)
+        check_int(n, 'n')
         y = torch.arange(n) % ds.n_classes
         x = learn.generate(n, seed, y=y).cpu()
         acc = conditional_accuracy(x, y, ds.centers, ds.std)
@@ -448,7 +447,7 @@ def preview(self:ConditionalObjective, learn, # The learner
              seed:int=0 # Seed of the noise
             )->tuple|None: # `(images (rows*per_row, C, H, W), per_row)`, or `None` when the samples are not images
     "A grid of samples: one row per label (the first 10), one fixed noise vector per column."
-    if isinstance(per_row, bool) or not isinstance(per_row, int) or per_row < 1: raise ValueError(f"per_row must be a positive integer, got {per_row!r}")
+    check_int(per_row, 'per_row')
     rows = min(self.n_classes, 10)
     z = sample_noise(per_row, learn.z_dim, learn.prior, torch.Generator().manual_seed(seed))
     x = learn.generate(rows*per_row, seed, y=torch.arange(rows).repeat_interleave(per_row), z=z.repeat(rows, 1)).cpu()

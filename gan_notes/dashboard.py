@@ -13,7 +13,8 @@ import io, math, os, sys, threading, time, warnings
 import numpy as np
 import torch
 from torch import Tensor
-from .structure import Callback, CancelFitException, Recorder, GradNorms, History, d_output_keys, _first, _hook, _to_device
+from .data import check_int
+from .structure import Callback, CancelFitException, Recorder, GradNorms, History, d_output_keys, _first, _to_device
 
 # %% ../nbs/02_dashboard.ipynb #a2c45014
 def in_live_kernel()->bool:
@@ -33,7 +34,7 @@ def moving_average(v, # 1-D sequence of values
                    w:int # Window length
                   )->np.ndarray: # The `len(v) - w + 1` averages over full windows
     "Mean of each window of `w` consecutive values (a valid-mode moving average)."
-    if isinstance(w, bool) or not isinstance(w, int) or w < 1: raise ValueError(f"w must be a positive integer, got {w!r}")
+    check_int(w, 'w')
     v = np.asarray(v, dtype=np.float64)
     if v.ndim != 1 or len(v) < w: raise ValueError(f"v must be 1-D with at least w={w} values, got shape {v.shape}")
     c = np.cumsum(np.insert(v, 0, 0.))
@@ -48,7 +49,7 @@ def grad_keys(history)->list:
     return sorted(k for k in history.data if k.startswith('grad_norm_'))
 
 def _check_pos_int(name, v):
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    check_int(v, name)
 
 def _check_metrics(metrics):
     if isinstance(metrics, str) or not isinstance(metrics, (tuple, list)) or not all(isinstance(m, str) for m in metrics):
@@ -179,7 +180,7 @@ def generator_gradient(learn, # A learner
     state = learn.rng.get_state()               # g_loss draws a latent: the training RNG must not move
     learn.fake = lambda latent: x               # every generated batch g_loss asks for is `x`
     try:
-        loss, _ = _hook(learn.objective, 'g_loss')(learn, real)
+        loss, _ = learn.objective.g_loss(learn, real)
         g, = torch.autograd.grad(loss, x)
     finally:
         del learn.fake
@@ -397,7 +398,7 @@ def progress_line(step:int, # Steps done in this fit
                  )->str:
     "One line of text: a bar, `step/total`, percent, speed and the latest values."
     for name, v in (('step', step), ('total', total), ('width', width)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0: raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+        check_int(v, name, 0)
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate >= 0: raise ValueError(f"rate must be a number >= 0, got {rate!r}")
     if not isinstance(logs, dict): raise ValueError(f"logs must be a dict of scalars, got {type(logs).__name__}")
     frac = min(1., step/total) if total else 1.
@@ -508,7 +509,7 @@ class Dashboard(Callback):
     order = 20  # after Recorder, StopOnNaN, MetricsCallback and Checkpointer
     def __init__(self,
                  every:int=100, # Steps between progress-bar lines (outside Jupyter)
-                 metrics:tuple=(), # History keys to plot, one panel each, e.g. `('modes', 'hq')` from `coverage_metric`
+                 metrics:tuple=(), # History keys to plot, one panel each, e.g. `('modes', 'hq')` from `comparison.evaluate`
                  n_samples:int=1000, # Generator samples in the samples panel
                  stats_every:int=10, # Steps between gradient-norm measurements (and loss records if there is no Recorder)
                  max_overhead:float=0.1, # Largest fraction of the time spent on live frames (`math.inf`: no limit)

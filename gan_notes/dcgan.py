@@ -17,16 +17,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
-from .structure import Learner, Recipe, TensorSource, seed_everything
+from .structure import Learner, TensorSource, seed_everything
+from .comparison import Recipe
+from .data import check_int
 from .digits import EVAL_N, mnist_digits, classify, score, classified_digits, check_labels, Classified
 from .conditional import label_channels
 
 # %% ../nbs/06_dcgan.ipynb #bbb4ed38
-def _check_int(v, name:str, lo:int=1):
-    "Raise a `ValueError` naming `name` unless `v` is an integer >= `lo`."
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-
 def conv_output_size(size:int, # Input height (or width) in pixels
                      kernel:int, # Kernel size k
                      stride:int=1, # Stride s
@@ -34,8 +31,8 @@ def conv_output_size(size:int, # Input height (or width) in pixels
                      dilation:int=1 # Dilation d
                     )->int: # floor((size + 2p - d(k - 1) - 1)/s) + 1
     "Output size of a convolution along one axis: floor((n + 2p - d(k - 1) - 1)/s) + 1."
-    _check_int(size, 'size'); _check_int(kernel, 'kernel'); _check_int(stride, 'stride')
-    _check_int(padding, 'padding', 0); _check_int(dilation, 'dilation')
+    check_int(size, 'size'); check_int(kernel, 'kernel'); check_int(stride, 'stride')
+    check_int(padding, 'padding', 0); check_int(dilation, 'dilation')
     span = dilation*(kernel - 1) + 1
     if size + 2*padding < span:
         raise ValueError(f"the kernel spans {span} pixels (dilation {dilation}, kernel {kernel}) but the padded input has only "
@@ -50,8 +47,8 @@ def conv_transpose_output_size(size:int, # Input height (or width) in pixels
                                dilation:int=1 # Dilation d
                               )->int: # (size - 1)s - 2p + d(k - 1) + a + 1
     "Output size of a transposed (fractionally strided) convolution along one axis: (n - 1)s - 2p + d(k - 1) + a + 1."
-    _check_int(size, 'size'); _check_int(kernel, 'kernel'); _check_int(stride, 'stride')
-    _check_int(padding, 'padding', 0); _check_int(output_padding, 'output_padding', 0); _check_int(dilation, 'dilation')
+    check_int(size, 'size'); check_int(kernel, 'kernel'); check_int(stride, 'stride')
+    check_int(padding, 'padding', 0); check_int(output_padding, 'output_padding', 0); check_int(dilation, 'dilation')
     if output_padding >= max(stride, dilation):
         raise ValueError(f"output_padding must be smaller than stride or dilation (here < {max(stride, dilation)}), got {output_padding}")
     out = (size - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding + 1
@@ -76,7 +73,7 @@ def stage_params(a:int, # Smaller size (G's input side, D's output side)
                  b:int # Larger size
                 )->tuple: # `(kernel, stride, padding)`
     "The (kernel, stride, padding) of the transposed convolution a → b in G, which is also the convolution b → a in D."
-    _check_int(a, 'a'); _check_int(b, 'b')
+    check_int(a, 'a'); check_int(b, 'b')
     if a == 1: k, s, p = b, 1, 0           # the projection of z: a b×b kernel on a 1×1 map
     elif b == 2*a: k, s, p = 4, 2, 1       # pytorch/examples' stage: (n - 1)·2 - 2 + 3 + 1 = 2n
     elif b == 2*a + 1: k, s, p = 3, 2, 0   # 3 → 7 for 28 px: (3 - 1)·2 + 2 + 1 = 7
@@ -105,7 +102,7 @@ def _choice(v, name, options):
 
 def _check_net_args(main, image_size, channels, n_classes):
     if not isinstance(main, nn.Module): raise ValueError(f"main must be an nn.Module (the layers), got {type(main).__name__}")
-    _check_image_size(image_size); _check_int(channels, 'channels'); _check_int(n_classes, 'n_classes', 0)
+    _check_image_size(image_size); check_int(channels, 'channels'); check_int(n_classes, 'n_classes', 0)
 
 class DCGANGenerator(nn.Module):
     "A DCGAN generator: noise z (N, z_dim), and labels y (N,) when conditional, → images (N, C, H, W) through `main`."
@@ -115,7 +112,7 @@ class DCGANGenerator(nn.Module):
                  channels:int, # Image channels
                  n_classes:int=0, # > 0: conditional, called as G(z, y)
                  output_range:tuple=(-1., 1.)): # What the output activation produces: (-1, 1) for tanh, (0, 1) for sigmoid
-        _check_net_args(main, image_size, channels, n_classes); _check_int(z_dim, 'z_dim')
+        _check_net_args(main, image_size, channels, n_classes); check_int(z_dim, 'z_dim')
         if not isinstance(output_range, (tuple, list)) or tuple(output_range) not in ((-1., 1.), (0., 1.)):
             raise ValueError(f"output_range must be (-1, 1) for tanh or (0, 1) for sigmoid, got {output_range!r}")
         super().__init__()
@@ -169,7 +166,7 @@ def dcgan_generator(image_size:int=28, # Image height = width: 28 (MNIST), 32 or
     sizes = stage_sizes(image_size)
     for v, name, lo in ((z_dim, 'z_dim', 1), (width, 'width', 1), (channels, 'channels', 1), (n_classes, 'n_classes', 0),
                         (hidden_fc, 'hidden_fc', 0)):
-        _check_int(v, name, lo)
+        check_int(v, name, lo)
     if not isinstance(batchnorm, bool): raise ValueError(f"batchnorm must be True or False, got {batchnorm!r}")
     _choice(upsample, 'upsample', ('transposed', 'nearest')); _choice(act, 'act', tuple(_ACTS)); _choice(out_act, 'out_act', tuple(_OUT_ACTS))
     n = len(sizes) - 1
@@ -202,7 +199,7 @@ def dcgan_discriminator(image_size:int=28, # Image height = width: 28 (MNIST), 3
     "The DCGAN discriminator (logits, no sigmoid) in pytorch/examples' layout, with one switch per guideline to break it."
     sizes = stage_sizes(image_size)
     for v, name, lo in ((width, 'width', 1), (channels, 'channels', 1), (n_classes, 'n_classes', 0), (hidden_fc, 'hidden_fc', 0)):
-        _check_int(v, name, lo)
+        check_int(v, name, lo)
     if not isinstance(batchnorm, bool): raise ValueError(f"batchnorm must be True or False, got {batchnorm!r}")
     _choice(downsample, 'downsample', ('strided', 'max', 'avg')); _choice(act, 'act', tuple(_ACTS))
     n = len(sizes) - 1
@@ -520,7 +517,7 @@ def train_variant(variant:str, # A key of `VARIANTS`
                  )->tuple: # `(record, 24 samples as uint8 (24, 1, 28, 28))`
     "Train one variant on the training digits, evaluating every `every` steps; its record (CPU seconds exclude evaluation)."
     from gan_notes.structure import default_callbacks
-    _check_int(steps, 'steps'); _check_int(every, 'every')
+    check_int(steps, 'steps'); check_int(every, 'every')
     learn = dcgan_learner(variant, seed=seed, width=width, cbs=default_callbacks(10), device='cpu')
     curve, cpu = [], 0.
     while learn.step < steps and learn.stop_reason is None:
@@ -549,7 +546,7 @@ def run_parallel(tasks:list, # `(function name, keyword arguments)` pairs; names
                  jobs:int=2 # Worker processes (1: run here, in order)
                 )->list: # The results, in the order of `tasks`
     "Run this module's experiment functions in `jobs` worker processes (spawned, one torch thread each)."
-    _check_int(jobs, 'jobs')
+    check_int(jobs, 'jobs')
     if not isinstance(tasks, (list, tuple)) or not tasks: raise ValueError("tasks must be a non-empty list of (name, kwargs) pairs")
     for t in tasks:
         if not (isinstance(t, (list, tuple)) and len(t) == 2 and t[0] in _TASKS and isinstance(t[1], dict)):
@@ -582,7 +579,7 @@ def instability_run(setting:str, # One of `UNSTABLE_SETTINGS`: the objective and
                    )->dict:
     "Train the DCGAN under a named setting; D's loss, D's mean output on fakes and G's gradient norm over training, and the final metrics."
     from gan_notes.structure import default_callbacks, GradNorms
-    _choice(setting, 'setting', UNSTABLE_SETTINGS); _check_int(steps, 'steps'); _check_int(every, 'every')
+    _choice(setting, 'setting', UNSTABLE_SETTINGS); check_int(steps, 'steps'); check_int(every, 'every')
     learn = dcgan_learner('dcgan', seed=seed, width=width, cbs=default_callbacks(5) + [GradNorms(every)], device='cpu',
                           **_unstable_settings()[setting])
     c0 = time.process_time(); learn.fit(steps); cpu = time.process_time() - c0
@@ -619,7 +616,7 @@ def cpu_curve(kind:str, # `'dcgan'` (the DCGAN recipe's learner) or `'mlp'` (`ml
     from gan_notes.structure import default_callbacks
     _choice(kind, 'kind', ('dcgan', 'mlp'))
     if not (budget_s > 0 and every_s > 0): raise ValueError(f"budget_s and every_s must be positive, got {budget_s!r} and {every_s!r}")
-    _check_int(chunk, 'chunk')
+    check_int(chunk, 'chunk')
     learn = (dcgan_learner('dcgan', seed=seed, cbs=default_callbacks(10), device='cpu') if kind == 'dcgan'
              else mlp_digits_learner(seed, default_callbacks(10)))
     points, cpu, mark = [], 0., every_s

@@ -16,10 +16,11 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
-from .data import sample_codes, toy_dataset, mode_coverage
+from .data import sample_codes, toy_dataset, mode_coverage, check_int
 from .digits import check_labels, EVAL_N, mnist_digits, classify, score
-from .structure import (CrossEntropyObjective, Learner, Recipe, Generator, Discriminator, TensorSource,
+from .structure import (CrossEntropyObjective, Learner, Generator, Discriminator, TensorSource,
                                  seed_everything)
+from .comparison import Recipe
 
 # %% ../nbs/07_infogan.ipynb #904a1575
 def _as_probs(p, # Candidate probabilities (array-like or tensor)
@@ -110,8 +111,7 @@ def _check_codes(n_categories, n_continuous):
     if isinstance(n_categories, bool) or not isinstance(n_categories, int) or n_categories < 2:
         raise ValueError(f"n_categories must be an integer >= 2 (a categorical code needs at least two values to carry information), "
                          f"got {n_categories!r}")
-    if isinstance(n_continuous, bool) or not isinstance(n_continuous, int) or n_continuous < 0:
-        raise ValueError(f"n_continuous must be an integer >= 0, got {n_continuous!r}")
+    check_int(n_continuous, 'n_continuous', 0)
 
 def _check_lambda(name:str, v)->float:
     "`v` as a float after checking it is a finite number >= 0."
@@ -132,8 +132,7 @@ class QHead(nn.Module):
                  learn_std:bool=True): # Learn each continuous code's standard deviation; `False`: fixed at 1 (openai/InfoGAN's MNIST run)
         super().__init__()
         _check_codes(n_categories, n_continuous)
-        if isinstance(in_features, bool) or not isinstance(in_features, int) or in_features < 1:
-            raise ValueError(f"in_features must be a positive integer, got {in_features!r}")
+        check_int(in_features, 'in_features')
         self.n_categories, self.n_continuous, self.learn_std = n_categories, n_continuous, learn_std
         self.body = nn.Sequential(nn.Linear(in_features, hidden), *([nn.BatchNorm1d(hidden)] if batchnorm else []), nn.LeakyReLU(LEAK))
         self.out = nn.Linear(hidden, n_categories + (2 if learn_std else 1)*n_continuous)
@@ -327,7 +326,7 @@ def confusion_matrix(codes, # (N,) codes, in 0..n_codes-1
                     )->np.ndarray: # (n_codes, n_labels) int64 counts
     "Counts of each (code, label) pair."
     for name, v in (('n_codes', n_codes), ('n_labels', n_labels)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_int(int(v) if isinstance(v, np.integer) else v, name)
     c, y = _check_assignments(codes, 'codes', n_codes), _check_assignments(labels, 'labels', n_labels)
     if len(c) != len(y): raise ValueError(f"codes and labels must have the same length, got {len(c)} and {len(y)}")
     return np.bincount(c*n_labels + y, minlength=n_codes*n_labels).reshape(n_codes, n_labels)
@@ -375,7 +374,7 @@ def code_metrics(learn, # A learner training an `InfoGANObjective`
                 )->tuple: # `(metrics, samples on the CPU, latent on the CPU)`
     "The L_I estimate of the categorical code (and its standard error), and the continuous codes' bound, on fixed-seed samples."
     obj = _check_info_learner(learn)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2: raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    check_int(n, 'n', 2)
     x, latent = learn.generate(n, seed, return_latent=True)
     x, latent = x.cpu(), {k: v.cpu() for k, v in latent.items()}
     q = _read_back(learn, x)
@@ -425,7 +424,7 @@ class InfoGenerator(nn.Module):
                  width:int=64): # 64 is the paper's layout (64, 128, 1024 units)
         super().__init__()
         for name, v in (('in_dim', in_dim), ('width', width)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            check_int(v, name)
         self.z_dim, self.width = in_dim, width
         self.fc = nn.Sequential(nn.Linear(in_dim, 16*width), nn.BatchNorm1d(16*width), nn.ReLU(),
                                 nn.Linear(16*width, 2*width*49), nn.BatchNorm1d(2*width*49), nn.ReLU())
@@ -438,7 +437,7 @@ class InfoDiscriminator(nn.Module):
     "InfoGAN's MNIST discriminator: body 4×4 conv w s2-lReLU, 4×4 conv 2w s2-BN-lReLU, FC 16w-BN-lReLU (shared with Q); head FC 1."
     def __init__(self, width:int=64): # 64 is the paper's layout
         super().__init__()
-        if isinstance(width, bool) or not isinstance(width, int) or width < 1: raise ValueError(f"width must be a positive integer, got {width!r}")
+        check_int(width, 'width')
         self.n_features = 16*width
         self.body = nn.Sequential(nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(LEAK),                                   # 28 -> 14
                                   nn.Conv2d(width, 2*width, 4, 2, 1), nn.BatchNorm2d(2*width), nn.LeakyReLU(LEAK),   # 14 -> 7
@@ -491,7 +490,7 @@ def latent_traversal(learn, # An InfoGAN learner with at least one continuous co
     obj = _check_info_learner(learn)
     if not (isinstance(code, int) and 0 <= code < obj.n_continuous):
         raise ValueError(f"code must be the index of a continuous code, 0..{obj.n_continuous - 1}, got {code!r}")
-    if isinstance(n_cols, bool) or not isinstance(n_cols, int) or n_cols < 2: raise ValueError(f"n_cols must be an integer >= 2, got {n_cols!r}")
+    check_int(n_cols, 'n_cols', 2)
     if not (isinstance(span, (int, float)) and math.isfinite(span) and span > 0): raise ValueError(f"span must be a positive number, got {span!r}")
     rows = list(range(obj.n_categories)) if rows is None else list(rows)
     cs = torch.tensor(rows).repeat_interleave(n_cols)
@@ -571,7 +570,7 @@ def record_run(data:str='ring8', # `'ring8'` or `'mnist'`
     import time
     from gan_notes.structure import MetricsCallback, default_callbacks, save_checkpoint, CancelFitException
     for name, v in (('steps', steps), ('eval_every', eval_every), ('record_every', record_every)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_int(v, name)
     if cpu_budget_s is not None and not (isinstance(cpu_budget_s, (int, float)) and not isinstance(cpu_budget_s, bool)
                                          and math.isfinite(cpu_budget_s) and cpu_budget_s > 0):
         raise ValueError(f"cpu_budget_s must be a positive number of seconds or None, got {cpu_budget_s!r}")

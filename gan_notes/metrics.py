@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from .data import check_samples, mode_coverage, mnist_order, MNIST_OFFLINE_SIZE, _check_positive_int
+from .data import check_samples, mode_coverage, mnist_order, MNIST_OFFLINE_SIZE, check_int
 
 # %% ../nbs/04_metrics.ipynb #4408d35b
 def _features(x, # Candidate (N, d) features
@@ -348,8 +348,7 @@ def kid(f1, # (N1, d) features of the first set
     m = max(2, min(1000, len(a)//2, len(b)//2)) if subset_size is None else subset_size
     if isinstance(m, bool) or not isinstance(m, int) or not 2 <= m <= min(len(a), len(b)):
         raise ValueError(f"subset_size must be an integer in [2, {min(len(a), len(b))}] (the smaller set), got {m!r}")
-    if isinstance(n_subsets, bool) or not isinstance(n_subsets, int) or n_subsets < 1:
-        raise ValueError(f"n_subsets must be a positive integer, got {n_subsets!r}")
+    check_int(n_subsets, 'n_subsets')
     whole = [name for name, x in (('f1', a), ('f2', b)) if m == len(x)]
     if n_subsets > 1 and whole:
         warnings.warn(f"kid: subset_size = {m} is all of {' and '.join(whole)}, so every subset of it is the same and the std over "
@@ -466,7 +465,7 @@ def knn_radii(x, # (N, d) points (tensor or array)
              )->Tensor: # (N,) float64 radii r_k(x_i)
     "Distance from every point to its k-th nearest other point, streamed over blocks of the distance matrix, in float64."
     f = _features(x, 'x')
-    _check_positive_int(chunk, 'chunk'); _check_k(k, len(f), 'x')
+    check_int(chunk, 'chunk'); _check_k(k, len(f), 'x')
     return _knn_sq_radii(f, k, chunk).sqrt()
 
 # %% ../nbs/04_metrics.ipynb #447331cc
@@ -515,7 +514,7 @@ def ball_counts(points, # (M, d) points y_j, e.g. generated features (tensor or 
     "How many k-NN balls of `centres` hold each point (density's sum; > 0: in the ball union), and which balls hold a point (coverage)."
     x, y = _features(centres, 'centres'), _features(points, 'points')
     _same_dim(x, y, 'centres', 'points')
-    _check_positive_int(chunk, 'chunk'); _check_k(k, len(x), 'centres')
+    check_int(chunk, 'chunk'); _check_k(k, len(x), 'centres')
     r = _ball_pass(x, _knn_sq_radii(x, k, chunk), y.to(x.device), None, chunk, per_point=True)
     return r['count'], r['hit']
 
@@ -527,7 +526,7 @@ def prdc(real, # (N, d) real samples or features (tensor or array)
     "Improved precision and recall (Kynkäänniemi et al.), density and coverage (Naeem et al.): streamed, decided in float64."
     x, y = _features(real, 'real'), _features(fake, 'fake')
     _same_dim(x, y, 'real', 'fake')
-    _check_positive_int(chunk, 'chunk'); _check_k(k, len(x), 'real'); _check_k(k, len(y), 'fake')
+    check_int(chunk, 'chunk'); _check_k(k, len(x), 'real'); _check_k(k, len(y), 'fake')
     y = y.to(x.device)
     r = _ball_pass(x, _knn_sq_radii(x, k, chunk), y, _knn_sq_radii(y, k, chunk), chunk)
     n, m = len(x), len(y)
@@ -570,7 +569,7 @@ MNIST_N_FEATURES = 128
 class MnistClassifier(nn.Module):
     "A small CNN for 28×28 digits in [-1, 1]: three conv blocks (16, 32, 32 channels), a 128-d penultimate layer (the FID features), 10 logits."
     def __init__(self, n_features:int=MNIST_N_FEATURES): # Width of the penultimate layer
-        _check_positive_int(n_features, 'n_features')
+        check_int(n_features, 'n_features')
         super().__init__()
         def block(i, o): return [nn.Conv2d(i, o, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
         self.body = nn.Sequential(*block(1, 16), *block(16, 32), *block(32, 32),         # 28 → 14 → 7 → 3
@@ -617,7 +616,7 @@ def train_mnist_classifier(images:Tensor, # (N, 1, 28, 28) training digits in [-
     y = torch.as_tensor(labels)
     if y.shape != (len(images),) or y.dtype != torch.int64 or int(y.min()) < 0 or int(y.max()) > 9:
         raise ValueError(f"labels must be {len(images)} int64 digits in 0..9, got {y.dtype} of shape {tuple(y.shape)}")
-    _check_positive_int(epochs, 'epochs'); _check_positive_int(batch_size, 'batch_size')
+    check_int(epochs, 'epochs'); check_int(batch_size, 'batch_size')
     threads = torch.get_num_threads()
     torch.set_num_threads(1)                                      # thread count changes float sums; fix it for reproducibility
     try:
@@ -675,7 +674,7 @@ def extract_features(fn, # Network or function mapping a batch of images to (B, 
                     )->Tensor: # (N, k) float64 on the CPU
     "Apply `fn` to `images` in batches, without gradients, and return float64 outputs on the CPU."
     if not callable(fn): raise ValueError(f"fn must be a network or function of a batch of images, got {type(fn).__name__}")
-    _check_positive_int(batch_size, 'batch_size')
+    check_int(batch_size, 'batch_size')
     outs = []
     with torch.no_grad():
         for batch in torch.as_tensor(images).split(batch_size):
@@ -764,7 +763,7 @@ class FIDInceptionV3(nn.Module):
                  size:int=299): # Images are resized to size × size: 299 for FID; at least 75, the smallest the network accepts
         super().__init__()
         from torchvision.models.inception import Inception3
-        if isinstance(size, bool) or not isinstance(size, int) or size < 75: raise ValueError(f"size must be an integer >= 75, got {size!r}")
+        check_int(size, 'size', 75)
         self.size = size
         self.net = Inception3(num_classes=1008, aux_logits=False, init_weights=False, inception_blocks=_tf_inception_blocks()).eval()
 

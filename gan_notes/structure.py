@@ -4,23 +4,22 @@
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'seed_everything', 'default_device', 'arithmetic_signature',
-           'mlp', 'Generator', 'Discriminator', 'Objective', 'check_objective', 'CrossEntropyObjective', 'TensorSource',
-           'DatasetSource', 'as_source', 'CancelFitException', 'Callback', 'History', 'atomic_write', 'Learner',
-           'Recorder', 'StopOnNaN', 'MetricsCallback', 'd_output_keys', 'grad_norm', 'player_networks', 'GradNorms',
-           'default_callbacks', 'ClipGradients', 'checkpoint_state', 'save_checkpoint', 'load_checkpoint',
-           'Checkpointer', 'toy_learner', 'coverage_metric', 'Recipe', 'plot_run']
+           'mlp', 'Generator', 'Discriminator', 'Objective', 'CrossEntropyObjective', 'TensorSource', 'DatasetSource',
+           'as_source', 'CancelFitException', 'Callback', 'History', 'Learner', 'Recorder', 'StopOnNaN',
+           'MetricsCallback', 'd_output_keys', 'grad_norm', 'player_networks', 'GradNorms', 'default_callbacks',
+           'ClipGradients', 'toy_learner', 'atomic_write', 'checkpoint_state', 'save_checkpoint', 'load_checkpoint',
+           'Checkpointer']
 
 # %% ../nbs/01_structure.ipynb #36994f03
 import csv, io, os, random, tempfile, warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from fastcore.basics import patch
-from .data import sample_noise, _check_positive_int
+from .data import sample_noise, check_int
 
 # %% ../nbs/01_structure.ipynb #2d1a1076
 def seed_everything(seed:int # The seed for Python, NumPy and torch (CPU and CUDA)
@@ -53,9 +52,8 @@ def mlp(in_dim:int, # Input features
         act='relu' # Hidden activation: a name in `ACTIVATIONS` or a zero-argument module factory
        )->nn.Sequential:
     "A multilayer perceptron: `depth` hidden layers of `width` units with activation `act`, then a linear output layer."
-    for name, v in [('in_dim', in_dim), ('out_dim', out_dim), ('width', width)]:
-        if not isinstance(v, int) or v <= 0: raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    if not isinstance(depth, int) or depth < 0: raise ValueError(f"depth must be a non-negative integer, got {depth!r}")
+    for name, v in [('in_dim', in_dim), ('out_dim', out_dim), ('width', width)]: check_int(v, name)
+    check_int(depth, 'depth', 0)
     dims = [in_dim] + [width]*depth
     layers = []
     for i, o in zip(dims[:-1], dims[1:]): layers += [nn.Linear(i, o), _activation(act)]
@@ -172,28 +170,11 @@ class Objective:
         return {'class': type(self).__qualname__, 'k': self.k,
                 **{k: v for k, v in s.items() if v is not None}}
 
-# %% ../nbs/01_structure.ipynb #74c03df4
-_REQUIRED = ('d_loss', 'g_loss')
-
-def _hook(objective, name):
-    "`objective`'s hook `name`, or `Objective`'s default bound to it."
-    f = getattr(objective, name, None)
-    if f is not None: return f
-    default = getattr(Objective, name)
-    return default.__get__(objective) if callable(default) else default
-
-def check_objective(objective)->None:
-    "Raise a `ValueError` unless `objective` has callable `d_loss` and `g_loss` methods."
-    for m in _REQUIRED:
-        if not callable(getattr(objective, m, None)):
-            raise ValueError(f"objective {type(objective).__name__} has no method {m}(learn, batch); "
-                             "an objective needs d_loss and g_loss")
-
 # %% ../nbs/01_structure.ipynb #f0083560
 class CrossEntropyObjective(Objective):
     "The standard GAN: D by binary cross-entropy on logits, G by the non-saturating loss -E log D(G(z))."
     def __init__(self, k:int=1): # Discriminator updates per generator update
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1: raise ValueError(f"k must be an integer >= 1, got {k!r}")
+        check_int(k, 'k')
         self.k = k
 
     def d_loss(self, learn, batch):
@@ -302,37 +283,13 @@ class History:
             for s in sorted(rows): w.writerow([s] + [repr(rows[s][k]) if k in rows[s] else '' for k in names])
         return atomic_write(path, write, mode='w')
 
-# %% ../nbs/01_structure.ipynb #1ff2aee6
-def _file_mode(path:Path)->int:
-    "The permission bits a new file at `path` gets from `open()` (the umask applied), or those of the file it replaces."
-    if path.exists(): return path.stat().st_mode & 0o777
-    umask = os.umask(0); os.umask(umask)
-    return 0o666 & ~umask
-
-def atomic_write(path, # Target file
-                 write, # `write(f)` fills the open temporary file
-                 mode:str='wb' # `'wb'` or `'w'`
-                )->Path:
-    "Write a file atomically: `write(f)` fills a temporary file in the same folder, which then replaces `path`."
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, mode) as f:
-            write(f); f.flush(); os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode(path))   # mkstemp makes 0600 files; give the result the mode a plain open() would
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
-        raise
-    return path
-
 # %% ../nbs/01_structure.ipynb #87cdcea8
 _PLAYERS = ('D', 'G')
 
 def _check_policy(objective, models, opts):
     "Check the objective's `updates` and `frozen` against the learner's networks and optimisers; return them as tuples."
     name = type(objective).__name__
-    updates, frozen = _hook(objective, 'updates'), _hook(objective, 'frozen')
+    updates, frozen = objective.updates, objective.frozen
     for what, pol, known, kind in (('updates', updates, opts, 'optimiser'), ('frozen', frozen, models, 'network')):
         if not isinstance(pol, dict) or set(pol) != set(_PLAYERS):
             raise ValueError(f"objective {name}: {what} must be a dict with keys 'D' and 'G', got {pol!r}")
@@ -361,7 +318,7 @@ class Learner:
                  G:nn.Module, # Generator: `G(*objective.generator_inputs(latent))` -> samples shaped like the data
                  D:nn.Module, # Discriminator or critic: samples (and labels, for a conditional objective) -> one logit/score per sample
                  data, # Data source with `.sample(n, generator)`, a map-style dataset, or a tensor (see `as_source`)
-                 objective=None, # An `Objective` (or any object with `d_loss` and `g_loss`); default `CrossEntropyObjective()`
+                 objective=None, # An `Objective`; default `CrossEntropyObjective()`
                  z_dim:int|None=None, # Noise dimension; default `G.z_dim`
                  prior:str='gaussian', # Noise prior, `'gaussian'` or `'uniform'`
                  batch_size:int=256, # Samples per batch
@@ -372,11 +329,12 @@ class Learner:
                  seed:int=0, # Seed for the data/noise generator and the global RNGs
                  device=None): # Device; default CUDA when available, else CPU
         self.objective = CrossEntropyObjective() if objective is None else objective
-        check_objective(self.objective)
-        self.k = _hook(self.objective, 'k') if k is None else k
-        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1: raise ValueError(f"k must be an integer >= 1, got {self.k!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if not isinstance(self.objective, Objective):
+            raise ValueError(f"objective must be an Objective (a subclass of gan_notes.structure.Objective, which defines every hook), "
+                             f"got {type(self.objective).__name__}")
+        self.k = self.objective.k if k is None else k
+        check_int(self.k, 'k')
+        check_int(batch_size, 'batch_size')
         self.data = as_source(data)
         self.z_dim = z_dim if z_dim is not None else getattr(G, 'z_dim', None)
         if self.z_dim is None: raise ValueError("z_dim is required when G has no z_dim attribute")
@@ -393,9 +351,9 @@ class Learner:
     def _build(self, G, D):
         "Put `G` and `D` on the device, add the objective's networks, build the optimisers and check the update policy."
         self.models = {'G': G.to(self.device), 'D': D.to(self.device)}
-        extra = _check_networks(self.objective, _hook(self.objective, 'networks')(self))
+        extra = _check_networks(self.objective, self.objective.networks(self))
         self.models.update({k: m.to(self.device) for k, m in extra.items()})
-        self.opts = _hook(self.objective, 'optimizers')(self)
+        self.opts = self.objective.optimizers(self)
         if not isinstance(self.opts, dict) or not all(isinstance(o, torch.optim.Optimizer) for o in self.opts.values()):
             raise ValueError(f"objective {type(self.objective).__name__}: optimizers() must return a dict of torch optimisers")
         self.updates, self.frozen = _check_policy(self.objective, self.models, self.opts)
@@ -444,13 +402,13 @@ def sample_latent(self:Learner, n:int, # Number of latent vectors
                   **given # Parts to fix, passed to the objective's `sample_latent` (e.g. `y`, `z`)
                  )->dict:
     "The objective's latent for `n` samples: what the generator is fed."
-    return _hook(self.objective, 'sample_latent')(self, n, generator, **given)
+    return self.objective.sample_latent(self, n, generator, **given)
 
 @patch
 def fake(self:Learner, latent:dict # A latent from `sample_latent`
         )->Tensor:
     "The generator's samples for `latent` (with gradients, unless called under `torch.no_grad`)."
-    return self.G(*_hook(self.objective, 'generator_inputs')(latent))
+    return self.G(*self.objective.generator_inputs(latent))
 
 # %% ../nbs/01_structure.ipynb #ca8f03e0
 @patch
@@ -515,7 +473,7 @@ def _check_shapes(self:Learner):
         lens = [len(b) for b in batch]
         if len(set(lens)) != 1: raise ValueError(f"the data source returned a batch whose parts have different lengths {lens}; "
                                                  "labels must be as many as the samples")
-    real = _hook(self.objective, 'real')(_to_device(batch, self.device))
+    real = self.objective.real(_to_device(batch, self.device))
     fake = self.generate(2)
     if tuple(fake.shape[1:]) != tuple(real.shape[1:]):
         raise ValueError(f"generator output shape {tuple(fake.shape[1:])} does not match data shape {tuple(real.shape[1:])} (per sample)")
@@ -525,9 +483,9 @@ def _check_shapes(self:Learner):
 @patch
 def _prepare(self:Learner):
     "Per fit: each player's loss function, the parameters it freezes (those that were trainable), and the event names."
-    self._loss = {'D': _hook(self.objective, 'd_loss'), 'G': _hook(self.objective, 'g_loss')}
+    self._loss = {'D': self.objective.d_loss, 'G': self.objective.g_loss}
     self._freeze = {p: [q for n in self.frozen[p] for q in self.models[n].parameters() if q.requires_grad] for p in _PLAYERS}
-    self._after_d = _hook(self.objective, 'after_d_step')
+    self._after_d = self.objective.after_d_step
 
 @patch
 def _update(self:Learner, player:str # `'D'` or `'G'`
@@ -563,7 +521,7 @@ def one_step(self:Learner):
 def fit(self:Learner, steps:int, # Number of steps (each: k D updates and 1 G update) to run from the current step
         cbs:list=()): # Extra callbacks for this fit only
     "Train for `steps` more steps."
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1: raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    check_int(steps, 'steps')
     if not self._checked: self._check_shapes()
     self.cbs += list(cbs)
     self.target_step, self.stop_reason = self.step + steps, None
@@ -583,7 +541,7 @@ class Recorder(Callback):
     "Log every step's losses and objective logs into `learn.history` (one sync per logging step)."
     order = -10
     def __init__(self, every:int=1): # Steps between records (the last step of a fit is always recorded)
-        _check_positive_int(every, 'every'); self.every = every
+        check_int(every, 'every'); self.every = every
     def after_step(self, learn):
         if learn.step % self.every and learn.step != learn.target_step: return
         keys = list(learn.logs)
@@ -611,7 +569,7 @@ class MetricsCallback(Callback):
     def __init__(self, fn, # `fn(learn) -> {name: float}`
                  every:int=500): # Steps between evaluations
         if not callable(fn): raise ValueError(f"fn must be a function of the learner returning a dict of floats, got {type(fn).__name__}")
-        _check_positive_int(every, 'every'); self.fn, self.every = fn, every
+        check_int(every, 'every'); self.fn, self.every = fn, every
     def _log(self, learn): learn.history.log(learn.step, **self.fn(learn))
     def after_step(self, learn):
         if learn.step % self.every == 0: self._log(learn)
@@ -647,7 +605,7 @@ def player_networks(learn)->dict:
 class GradNorms(Callback):
     "Every `every` steps, log the gradient norm of each network a player updates, right after that player's backward pass."
     def __init__(self, every:int=10): # Steps between measurements
-        _check_positive_int(every, 'every'); self.every = every
+        check_int(every, 'every'); self.every = every
     def before_fit(self, learn):
         nets = player_networks(learn)
         self._keys = {'D': {n: f'grad_norm_{n.lower()}' for n in nets['D']},
@@ -681,6 +639,47 @@ class ClipGradients(Callback):
             torch.nn.utils.clip_grad_norm_(params, self.max_norm)
         step(player)
 
+# %% ../nbs/01_structure.ipynb #9eb4d749
+def toy_learner(data='ring8', # A toy dataset name or object
+                objective=None, # The objective; default `CrossEntropyObjective()`
+                z_dim:int=2, # Noise dimension
+                width:int=128, # Hidden units of both MLPs
+                depth:int=3, # Hidden layers of both MLPs
+                seed:int=0, # Seed (set before the networks are built)
+                lr:float=1e-3, # Adam learning rate of both players (with betas (0.5, 0.999))
+                **kwargs # Passed to `Learner` (batch_size, k, lr, betas, cbs, prior, device)
+               )->Learner:
+    "A `Learner` with MLP generator and discriminator for a 2-D toy dataset, built reproducibly from `seed`."
+    from gan_notes.data import toy_dataset
+    ds = toy_dataset(data) if isinstance(data, str) else data
+    seed_everything(seed)
+    G, D = Generator(z_dim, 2, width, depth, 'relu'), Discriminator(2, width, depth, 'leaky_relu')
+    return Learner(G, D, ds, objective, seed=seed, lr=lr, **kwargs)
+
+# %% ../nbs/01_structure.ipynb #1ff2aee6
+def _file_mode(path:Path)->int:
+    "The permission bits a new file at `path` gets from `open()` (the umask applied), or those of the file it replaces."
+    if path.exists(): return path.stat().st_mode & 0o777
+    umask = os.umask(0); os.umask(umask)
+    return 0o666 & ~umask
+
+def atomic_write(path, # Target file
+                 write, # `write(f)` fills the open temporary file
+                 mode:str='wb' # `'wb'` or `'w'`
+                )->Path:
+    "Write a file atomically: `write(f)` fills a temporary file in the same folder, which then replaces `path`."
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f); f.flush(); os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode(path))   # mkstemp makes 0600 files; give the result the mode a plain open() would
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp): os.unlink(tmp)
+        raise
+    return path
+
 # %% ../nbs/01_structure.ipynb #f4186a51
 CHECKPOINT_FORMAT, CHECKPOINT_VERSION = 'gan_notes.checkpoint', 2
 
@@ -702,22 +701,27 @@ def _set_rng_state(learn, s):
 def _learner_settings(learn)->dict:
     return {'k': learn.k, 'batch_size': learn.batch_size, 'z_dim': learn.z_dim, 'prior': learn.prior}
 
+_CHECKPOINT_KEYS = ('format', 'version', 'objective', 'learner', 'step', 'models', 'opts', 'history', 'rng')
+
 def checkpoint_state(learn:Learner)->dict:
     "Everything needed to continue `learn` exactly: networks, optimisers, step, history, all RNG states, and the settings."
     _check_learner(learn)
     return {'format': CHECKPOINT_FORMAT, 'version': CHECKPOINT_VERSION,
-            'objective': _hook(learn.objective, 'settings')(), 'learner': _learner_settings(learn), 'step': learn.step,
+            'objective': learn.objective.settings(), 'learner': _learner_settings(learn), 'step': learn.step,
             'models': {n: m.state_dict() for n, m in learn.models.items()},
             'opts': {n: o.state_dict() for n, o in learn.opts.items()},
             'history': learn.history.as_dict(), 'rng': _rng_state(learn)}
 
 # %% ../nbs/01_structure.ipynb #642c4b29
 def save_checkpoint(learn:Learner, # The learner to save
-                    path # Target file; written atomically
+                    path, # Target file; written atomically
+                    **extra # More entries for the file (a distributed run adds every rank's own state, `ranks`)
                    )->Path:
     "Save `learn` to `path` atomically (a temporary file, then a rename)."
+    clash = sorted(set(extra) & set(_CHECKPOINT_KEYS))
+    if clash: raise ValueError(f"extra entries must not replace the checkpoint's own {clash[0]!r}")
     buf = io.BytesIO()
-    torch.save(checkpoint_state(learn), buf)   # serialised in memory first: a full disk then fails in a plain write, as an
+    torch.save({**checkpoint_state(learn), **extra}, buf)   # serialised in memory first: a full disk then fails in a plain write, as an
     return atomic_write(path, lambda f: f.write(buf.getbuffer()))   # OSError (torch's zip writer turns it into a RuntimeError)
 
 # %% ../nbs/01_structure.ipynb #cc53428a
@@ -770,7 +774,7 @@ def load_checkpoint(learn:Learner, # The learner to restore into (same networks,
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"no checkpoint at {path}")
     state = _read_state(path)
-    own_obj = _hook(learn.objective, 'settings')()
+    own_obj = learn.objective.settings()
     if state['objective'] != own_obj:
         raise ValueError(f"checkpoint {path} was written by objective {state['objective']}; this learner trains {own_obj}")
     if state['learner'] != _learner_settings(learn):
@@ -795,18 +799,26 @@ class Checkpointer(Callback):
     order = 10
     def __init__(self, path, # Checkpoint file
                  every:int=1000): # Steps between saves
-        _check_positive_int(every, 'every')
+        check_int(every, 'every')
         self.path, self.every, self.saved_step = Path(path), every, None
+
+    def write(self, learn):
+        "Write the checkpoint file (the hook a subclass overrides): here `save_checkpoint(learn, path)`."
+        save_checkpoint(learn, self.path)
+
+    def warn(self, message:str):
+        "Report a save that was skipped (the hook a subclass overrides): here a `RuntimeWarning`."
+        warnings.warn(message, RuntimeWarning)
 
     def save(self, learn)->bool:
         "Save now, unless `learn` is mid-step or has non-finite losses or weights; return whether it saved."
         if learn.mid_step: return False
         bad = _finite_weights(learn)
         if bad or not _finite_losses(learn):
-            warnings.warn(f"not saving step {learn.step}: " + (f"{', '.join(bad)} has NaN or infinite weights" if bad else "a loss is NaN or infinite")
-                          + f"; the last good checkpoint (step {self.saved_step}) stays in {self.path}", RuntimeWarning)
+            self.warn(f"not saving step {learn.step}: " + (f"{', '.join(bad)} has NaN or infinite weights" if bad else "a loss is NaN or infinite")
+                      + f"; the last good checkpoint (step {self.saved_step}) stays in {self.path}")
             return False
-        save_checkpoint(learn, self.path); self.saved_step = learn.step
+        self.write(learn); self.saved_step = learn.step
         return True
 
     def after_step(self, learn):
@@ -814,73 +826,3 @@ class Checkpointer(Callback):
 
     def after_fit(self, learn):
         if learn.step != self.saved_step and not learn.mid_step: self.save(learn)
-
-# %% ../nbs/01_structure.ipynb #9eb4d749
-def toy_learner(data='ring8', # A toy dataset name or object
-                objective=None, # The objective; default `CrossEntropyObjective()`
-                z_dim:int=2, # Noise dimension
-                width:int=128, # Hidden units of both MLPs
-                depth:int=3, # Hidden layers of both MLPs
-                seed:int=0, # Seed (set before the networks are built)
-                lr:float=1e-3, # Adam learning rate of both players (with betas (0.5, 0.999))
-                **kwargs # Passed to `Learner` (batch_size, k, lr, betas, cbs, prior, device)
-               )->Learner:
-    "A `Learner` with MLP generator and discriminator for a 2-D toy dataset, built reproducibly from `seed`."
-    from gan_notes.data import toy_dataset
-    ds = toy_dataset(data) if isinstance(data, str) else data
-    seed_everything(seed)
-    G, D = Generator(z_dim, 2, width, depth, 'relu'), Discriminator(2, width, depth, 'leaky_relu')
-    return Learner(G, D, ds, objective, seed=seed, lr=lr, **kwargs)
-
-def coverage_metric(n:int=2500 # Generator samples per evaluation
-                   ):
-    "A `MetricsCallback` function: mode coverage of `n` generator samples against the learner's toy data."
-    from gan_notes.data import mode_coverage
-    def fn(learn):
-        ds = learn.data
-        return mode_coverage(learn.generate(n).cpu(), ds.centers, ds.std)
-    return fn
-
-# %% ../nbs/01_structure.ipynb #bfabc06c
-@dataclass
-class Recipe:
-    "How one GAN is trained and measured by name: its learner for a named dataset, its evaluation, and its settings."
-    build:callable # `build(data, seed, cbs, **settings) -> Learner`
-    evaluate:callable # `evaluate(learn) -> {metric: float}`, on a fixed seed of its own
-    datasets:tuple # Names of the datasets it trains on
-    settings:dict=field(default_factory=dict) # Its settings and their defaults; callers override them by name
-    description:str='' # One line for help texts and reports
-    preview:callable=None # `preview(learn) -> (images, images per row)`: what pictures of a run show; default 64 samples
-
-    def learner(self, data:str, # One of `datasets`
-                seed:int=0, # Seed of networks, data and noise
-                cbs:list=(), # Callbacks
-                **settings # Overrides of `settings`
-               )->Learner:
-        "A fresh learner of this recipe on `data`."
-        if data not in self.datasets: raise ValueError(f"this GAN trains on {', '.join(self.datasets)}, not {data!r}")
-        unknown = sorted(set(settings) - set(self.settings))
-        if unknown: raise ValueError(f"unknown setting {unknown[0]!r}; this GAN's settings are {sorted(self.settings)}")
-        return self.build(data, seed, list(cbs), **{**self.settings, **settings})
-
-# %% ../nbs/01_structure.ipynb #a8534a42
-def plot_run(learn:Learner, # A trained toy learner
-             n:int=2000): # Samples to draw
-    "Loss curves, D's (or the critic's) mean outputs and the samples over the true centres, side by side."
-    import matplotlib.pyplot as plt
-    from gan_notes.data import plot_toy
-    _check_learner(learn)
-    h = learn.history
-    if 'd_loss' not in h: raise ValueError("learn has no recorded losses: train it with a Recorder (default_callbacks()) first")
-    fig, axs = plt.subplots(1, 3, figsize=(12, 3.4))
-    for k in ('d_loss', 'g_loss'): axs[0].plot(h.steps(k), h[k], label=k, lw=0.8)
-    axs[0].set_xlabel('step'); axs[0].legend(); axs[0].set_title('losses')
-    keys = d_output_keys(h)
-    for k in keys: axs[1].plot(h.steps(k), h[k], label=f'mean {k}', lw=0.8)
-    if keys and all(0 <= min(h[k]) and max(h[k]) <= 1 for k in keys): axs[1].axhline(0.5, c='gray', ls='--', lw=0.8)
-    axs[1].set_xlabel('step'); axs[1].set_title('D outputs')
-    if keys: axs[1].legend()
-    plot_toy(learn.data, ax=axs[2], samples=learn.generate(n).cpu())
-    axs[2].set_title(f'{learn.data.name}: samples at step {learn.step}')
-    plt.tight_layout()
-    return fig

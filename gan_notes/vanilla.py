@@ -13,9 +13,9 @@ import math
 import torch
 from torch import Tensor
 import torch.nn.functional as F
-from .data import toy_dataset
+from .data import toy_dataset, check_int
 from .structure import Generator, Discriminator, Learner, CrossEntropyObjective, seed_everything, _first
-from .comparison import ToyGAN
+from .comparison import toy_gan
 
 # %% ../nbs/03_vanilla.ipynb #ec48caac
 def _check_logits(x, name:str)->Tensor:
@@ -114,7 +114,7 @@ def js_divergence(p, # Probability vector, shape (K,), sums to 1
 class NonSaturatingObjective(CrossEntropyObjective):
     "The non-saturating GAN: D minimises -V(D, G) by cross-entropy on logits, G minimises -E log D(G(z))."
     def __init__(self, k:int=1): # Discriminator updates per generator update
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1: raise ValueError(f"k must be an integer >= 1, got {k!r}")
+        check_int(k, 'k')
         super().__init__(k)
 
     def generator_loss(self, fake_logits:Tensor # D's logits on a fake batch
@@ -166,10 +166,10 @@ VANILLA_DIFFERENCES = ("3 hidden layers of 128 with ReLU/LeakyReLU(0.2) instead 
                        "1e-4 for D and 1e-3 for G, batches of 128 instead of 512, and 5,000 steps instead of 25,000: the notebook's "
                        "networks do not collapse within our budget, ours do (measured in the vanilla notebook, _data/vanilla_settings.json)")
 
-MINIMAX_TOY = ToyGAN(MinimaxObjective, dict(z_dim=256, width=128, depth=3, batch_size=128, lr=1e-3, betas=(0.5, 0.999)),
+MINIMAX_TOY = toy_gan(MinimaxObjective, dict(z_dim=256, width=128, depth=3, batch_size=128, lr=1e-3, betas=(0.5, 0.999)),
                      source=UNROLLED_SOURCE + " (its plain GAN uses the saturating loss)", source_settings=UNROLLED_SETTINGS,
                      differences=VANILLA_DIFFERENCES)
-NONSATURATING_TOY = ToyGAN(NonSaturatingObjective, dict(MINIMAX_TOY.settings), source=UNROLLED_SOURCE + ", with the non-saturating loss",
+NONSATURATING_TOY = toy_gan(NonSaturatingObjective, dict(MINIMAX_TOY.settings), source=UNROLLED_SOURCE + ", with the non-saturating loss",
                            source_settings=UNROLLED_SETTINGS, differences=VANILLA_DIFFERENCES)
 
 # %% ../nbs/03_vanilla.ipynb #8c715e37
@@ -177,7 +177,7 @@ class PacObjective(NonSaturatingObjective):
     "PacGAN (Lin et al. 2018): the non-saturating GAN whose discriminator judges packs of `pack` samples, concatenated."
     def __init__(self, pack:int=2, # Samples per discriminator input (PacGAN's packing degree m)
                  k:int=1): # Discriminator updates per generator update
-        if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1: raise ValueError(f"pack must be a positive integer, got {pack!r}")
+        check_int(pack, 'pack')
         super().__init__(k); self.pack = pack
 
     def packed(self, x:Tensor # A batch (n, ..., d): n samples, each d features on the last axis
@@ -200,7 +200,7 @@ class PacObjective(NonSaturatingObjective):
         return self.generator_loss(learn.D(self.packed(fake))), {}
 
 PACGAN_SOURCE = "Lin et al. 2018, PacGAN synthetic experiments (fjxmlzn/PacGAN, commits a7c9248 and b331f4f)"
-PAC2_TOY = ToyGAN(PacObjective, {**MINIMAX_TOY.settings, 'batch_size': 256, 'pack': 2}, objective_settings=('pack',),
+PAC2_TOY = toy_gan(PacObjective, {**MINIMAX_TOY.settings, 'batch_size': 256, 'pack': 2}, objective_settings=('pack',),
                   source=PACGAN_SOURCE, source_settings=dict(z_dim=2, width=400, depth=4, batch_size=200, lr=1e-4, betas=(0.8, 0.999), pack=2, steps=400_000),
                   differences=("the non-saturating GAN's settings, as PacGAN compares packing with everything else fixed; PacGAN's "
                                "own networks (G 4×400 with batch norm, D 3 maxout layers of 200 with 5 pieces), learning rate and "

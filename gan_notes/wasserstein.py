@@ -13,9 +13,9 @@ import torch
 from torch import nn, Tensor
 from scipy.optimize import linear_sum_assignment
 from scipy.integrate import quad
-from .data import check_samples
+from .data import check_samples, check_int
 from .structure import Objective
-from .comparison import MemberStreams, ToyGAN, draw
+from .comparison import MemberStreams, toy_gan, draw
 
 # %% ../nbs/08_wasserstein.ipynb #cef63fe7
 def _as_samples(x, name:str)->Tensor:
@@ -112,9 +112,6 @@ def _check_positive(**kw):
     for k, v in kw.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0: raise ValueError(f"{k} must be a positive number, got {v!r}")
 
-def _check_k(k):
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1: raise ValueError(f"k must be an integer >= 1, got {k!r}")
-
 class _CriticObjective(Objective):
     "Shared parts of WGAN and WGAN-GP: the critic's two means and the generator loss -E f(G(z))."
     def _critic_terms(self, learn, batch):
@@ -134,7 +131,7 @@ class WGANObjective(_CriticObjective):
                  clip:float=0.01, # Every critic weight is clipped to [-clip, clip] after each critic step
                  lr:float=5e-5, # RMSProp learning rate of both players
                  k:int=5): # Critic steps per generator step (n_critic)
-        _check_positive(clip=clip, lr=lr); _check_k(k)
+        _check_positive(clip=clip, lr=lr); check_int(k, 'k')
         self.clip, self.lr, self.k = clip, lr, k
 
     def optimizers(self, learn):
@@ -182,7 +179,7 @@ class WGANGPObjective(_CriticObjective):
                  k:int=5, # Critic steps per generator step (n_critic)
                  lr:float=1e-4, # Adam learning rate of both players
                  betas:tuple=(0., 0.9)): # Adam betas
-        _check_positive(lam=lam, lr=lr); _check_k(k)
+        _check_positive(lam=lam, lr=lr); check_int(k, 'k')
         self.lam, self.k, self.lr, self.betas = lam, k, lr, tuple(float(b) for b in betas)
 
     def optimizers(self, learn):
@@ -199,12 +196,12 @@ class WGANGPObjective(_CriticObjective):
 # %% ../nbs/08_wasserstein.ipynb #c709e32e
 GAN_TOY_SOURCE = "Gulrajani et al. 2017, gan_toy.py (igul222/improved_wgan_training, commit 3c8ba3c)"
 
-WGAN_TOY = ToyGAN(WGANObjective, dict(z_dim=2, width=64, depth=3, batch_size=128, lr=5e-5, clip=0.01, k=5),
+WGAN_TOY = toy_gan(WGANObjective, dict(z_dim=2, width=64, depth=3, batch_size=128, lr=5e-5, clip=0.01, k=5),
                   objective_settings=('clip', 'lr', 'k'), source=GAN_TOY_SOURCE + ", MODE 'wgan'",
                   source_settings=dict(z_dim=2, width=512, depth=3, batch_size=256, lr=5e-5, clip=0.01, k=5, steps=100_000),
                   differences="width 64, batches of 128 and 5,000 steps instead of 512, 256 and 100,000: the main job's budget", d_act='relu')
 
-WGAN_GP_TOY = ToyGAN(WGANGPObjective, dict(z_dim=2, width=64, depth=3, batch_size=128, lr=1e-3, betas=(0.5, 0.9), lam=0.1, k=5),
+WGAN_GP_TOY = toy_gan(WGANGPObjective, dict(z_dim=2, width=64, depth=3, batch_size=128, lr=1e-3, betas=(0.5, 0.9), lam=0.1, k=5),
                      objective_settings=('lam', 'k', 'lr', 'betas'), source=GAN_TOY_SOURCE + ", MODE 'wgan-gp'",
                      source_settings=dict(z_dim=2, width=512, depth=3, batch_size=256, lr=1e-4, betas=(0.5, 0.9), lam=0.1, k=5, steps=100_000),
                      differences=("width 64, batches of 128 and 5,000 steps instead of 512, 256 and 100,000 (the main job's budget); learning rate 1e-3 instead "

@@ -18,9 +18,11 @@ CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-backg
 MIN_FRAMES = 8          # distinct frames (and distinct drawn data) seen during the first seconds of training
 
 SETUP = """import torch; torch.set_num_threads(1)
-from gan_notes.structure import toy_learner, default_callbacks, MetricsCallback, coverage_metric
+import functools
+from gan_notes.structure import toy_learner, default_callbacks, MetricsCallback
+from gan_notes.comparison import evaluate
 from gan_notes.dashboard import Dashboard
-learn = toy_learner('ring8', width=64, depth=2, batch_size=128, seed=0, cbs=default_callbacks() + [MetricsCallback(coverage_metric(500), 200)])
+learn = toy_learner('ring8', width=64, depth=2, batch_size=128, seed=0, cbs=default_callbacks() + [MetricsCallback(functools.partial(evaluate, n=500), 200)])
 dash = Dashboard(metrics=('modes',))
 print('ready')"""
 TRAIN = """learn.fit(200_000, cbs=[dash])

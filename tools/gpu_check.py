@@ -23,7 +23,8 @@ def info(name, detail):
 def main(out='.'):
     if not torch.cuda.is_available(): sys.exit("gpu_check: no CUDA device here")
     from gan_notes.structure import (toy_learner, default_callbacks, save_checkpoint, load_checkpoint, MetricsCallback,
-                                     coverage_metric, default_device)
+                                     default_device)
+    from gan_notes.comparison import evaluate
     from gan_notes.wasserstein import WGANGPObjective, WGANObjective, gradient_penalty
     from gan_notes.metrics import fid_from_features, FeatureStats
     from gan_notes.dashboard import Dashboard, dashboard_figure
@@ -31,7 +32,7 @@ def main(out='.'):
     check('default_device is cuda', default_device().type == 'cuda', str(default_device()))
 
     # 1. the loop on the GPU
-    learn = toy_learner('ring8', seed=0, cbs=default_callbacks() + [MetricsCallback(coverage_metric(), 500)])
+    learn = toy_learner('ring8', seed=0, cbs=default_callbacks() + [MetricsCallback(evaluate, 500)])
     check('models on cuda', all(p.is_cuda for p in learn.G.parameters()) and all(p.is_cuda for p in learn.D.parameters()))
     t = time.time(); learn.fit(2000); torch.cuda.synchronize(); dt = time.time() - t
     m = {k: learn.history.last(k) for k in ('modes', 'hq', 'reverse_kl')}
