@@ -261,9 +261,87 @@ def _name(n, m): return f"{n} ({type(m).__name__})"
 
 def _weighted_idx(layers): return [i for i, (_, m) in enumerate(layers) if isinstance(m, _WEIGHTED)]
 
-def _check_strided(g, d):
-    bad = [_name(n, m) for n, m in d if isinstance(m, _POOLING)]
-    bad += [_name(n, m) for n, m in g if isinstance(m, _POOLING + (nn.Upsample,))]
+_UPSAMPLING = tuple(getattr(nn, c) for c in ('Upsample', 'PixelShuffle') if hasattr(nn, c))   # nn.UpsamplingNearest2d etc. subclass Upsample
+_UNSHUFFLE = tuple(getattr(nn, c) for c in ('PixelUnshuffle',) if hasattr(nn, c))
+
+def _spatial(shape, m):
+    "The spatial sizes of a convolution's input or output: the last `len(m.kernel_size)` dimensions."
+    return tuple(shape[-len(m.kernel_size):])
+
+def _covers_all(m, n_in:int, n_out:int, dim:int)->bool:
+    "Whether every output position of convolution `m` along `dim` reads every one of the `n_in` input positions."
+    K, s, d = m.kernel_size[dim], m.stride[dim], m.dilation[dim]
+    p = m.padding if isinstance(m.padding, str) else m.padding[dim]
+    p = d*(K - 1)//2 if p == 'same' else 0 if p == 'valid' else p
+    taps = [k*d for k in range(K)]
+    if m.transposed:   # output o reads input i when o + p - k·d = i·s for a tap k
+        reads = lambda o: {(o + p - t)//s for t in taps if (o + p - t) % s == 0}
+    else:              # output o reads inputs o·s - p + k·d
+        reads = lambda o: {o*s - p + t for t in taps}
+    return all(set(range(n_in)) <= reads(o) for o in range(n_out))
+
+def _full_kernel(m, calls)->tuple|None:
+    "The input size on which convolution `m` is fully connected (its kernel covers its whole input), or None."
+    for i, o in calls:
+        a, b = _spatial(i, m), _spatial(o, m)
+        if all(_covers_all(m, a[k], b[k], k) for k in range(len(a))): return a
+    return None
+
+def _trace(net:nn.Module, who:str, args:tuple)->tuple:
+    "Run `net(*args)` once and record each leaf's calls: `{name: [(input shape, output shape), ...]}` and the calls in order."
+    names = dict(_leaves(net, who)); by_mod = {id(m): n for n, m in names.items()}
+    calls, order = {n: [] for n in names}, []
+    def hook(m, i, o):
+        if i and isinstance(i[0], Tensor) and isinstance(o, Tensor):
+            calls[by_mod[id(m)]].append((tuple(i[0].shape), tuple(o.shape))); order.append((by_mod[id(m)], tuple(i[0].shape), tuple(o.shape)))
+    hooks = [m.register_forward_hook(hook) for m in names.values()]
+    try: out = net(*args)
+    finally:
+        for h in hooks: h.remove()
+    return out, calls, order
+
+def _z_dim(G:nn.Module, g:list)->int:
+    "G's noise dimension: its `z_dim`, else the size its first layer takes (an `Unflatten`'s product, a layer's inputs)."
+    if isinstance(getattr(G, 'z_dim', None), int): return G.z_dim
+    first = g[0][1]
+    if isinstance(first, nn.Unflatten): return math.prod(first.unflattened_size)
+    m = g[_weighted_idx(g)[0]][1]
+    return m.in_features if isinstance(m, nn.Linear) else m.in1_features if isinstance(m, nn.Bilinear) else m.in_channels
+
+def _measure(G, D, g, z):
+    "Run G(z) and D(G(z)) once, in eval mode without gradients and without touching the global RNG, and trace the leaves."
+    if z is None: z = torch.randn(2, _z_dim(G, g), generator=torch.Generator().manual_seed(0))
+    if not isinstance(z, Tensor): raise ValueError(f"z must be a tensor of noise for G, got {type(z).__name__}")
+    nc = getattr(G, 'n_classes', 0)
+    y = (torch.arange(len(z)) % nc,) if isinstance(nc, int) and nc > 0 else ()
+    modes = [(m, m.training) for m in (*G.modules(), *D.modules())]
+    try:
+        G.eval(); D.eval()
+        with torch.no_grad():
+            x, gc, go = _trace(G, 'G', (z, *y))
+            _, dc, do = _trace(D, 'D', (x, *y))
+    except Exception as e:
+        raise ValueError(f"could not run G(z) and D(G(z)) to measure each layer's input size ({type(e).__name__}: {e}); "
+                         f"pass z, a batch of noise G accepts") from e
+    finally:
+        for m, t in modes: m.train(t)
+    return {**gc, **dc}, go, do
+
+def _resized_outside(order, who, grow:bool):
+    "Consecutive leaf calls where the maps changed size outside any module (e.g. `F.interpolate` or `F.max_pool2d` in forward)."
+    bad = []
+    for (n1, _, o1), (n2, i2, _) in zip(order, order[1:]):
+        if len(o1) == len(i2) >= 3 and o1[2:] != i2[2:] and (math.prod(i2[2:]) > math.prod(o1[2:])) == grow:
+            bad.append(f"({who} {'up' if grow else 'down'}-samples between {n1} and {n2} outside any module)")
+    return bad
+
+def _check_strided(g, d, t):
+    bad = [_name(n, m) for n, m in d if isinstance(m, _POOLING + _UPSAMPLING + _UNSHUFFLE)]
+    bad += [_name(n, m) for n, m in g if isinstance(m, _POOLING + _UNSHUFFLE)]
+    bad += [_name(n, m) + ' up-samples without a transposed convolution' for n, m in g if isinstance(m, _UPSAMPLING)]
+    bad += [_name(n, m) + ' down-samples inside G' for n, m in g
+            if isinstance(m, nn.modules.conv._ConvNd) and not m.transposed and max(m.stride) > 1]
+    bad += _resized_outside(t['G order'], 'G', True) + _resized_outside(t['G order'], 'G', False) + _resized_outside(t['D order'], 'D', False)
     if not any(isinstance(m, nn.modules.conv._ConvNd) and not m.transposed and max(m.stride) > 1 for _, m in d):
         bad.append('(D has no strided convolution)')
     if not any(isinstance(m, nn.modules.conv._ConvTransposeNd) and max(m.stride) > 1 for _, m in g):
@@ -272,7 +350,7 @@ def _check_strided(g, d):
 
 def _is_bn(m): return isinstance(m, nn.modules.batchnorm._BatchNorm)
 
-def _check_batchnorm(g, d):
+def _check_batchnorm(g, d, t):
     bad = [f'({who} has no batchnorm)' for who, layers in (('G', g), ('D', d)) if not any(_is_bn(m) for _, m in layers)]
     wg, wd = _weighted_idx(g), _weighted_idx(d)
     bad += [_name(n, m) + " on G's output layer" for n, m in g[wg[-1] + 1:] if _is_bn(m)]
@@ -280,10 +358,21 @@ def _check_batchnorm(g, d):
     bad += [_name(n, m) + " on D's input layer" for n, m in d[:stop] if _is_bn(m)]
     return bad
 
-def _check_fc(g, d):
+def _check_fc(g, d, t):
     wg, wd = _weighted_idx(g), _weighted_idx(d)
     hidden = [g[i] for i in wg[1:]] + [d[i] for i in wd[:-1]]   # G's first layer takes z; D's last one gives the output
-    return [_name(n, m) for n, m in hidden if isinstance(m, (nn.Linear, nn.Bilinear))]
+    bad = []
+    for n, m in hidden:
+        if isinstance(m, (nn.Linear, nn.Bilinear)): bad.append(_name(n, m))
+        elif (a := _full_kernel(m, t['calls'][n])) is not None:   # a convolution that reads its whole input is a matrix product
+            bad.append(_name(n, m) + f" covers its whole {'×'.join(map(str, a))} input")
+    return bad
+
+def _unactivated(layers):
+    "Hidden weighted layers (all but the last) with no activation before the next weighted layer."
+    w = _weighted_idx(layers)
+    return [_name(*layers[i]) + ' has no activation after it' for i, j in zip(w, w[1:])
+            if not any(isinstance(m, _ACTIVATIONS) for _, m in layers[i + 1:j])]
 
 def _split_acts(layers):
     "Hidden activations (before the last weighted layer) and output activations (after it)."
@@ -291,17 +380,17 @@ def _split_acts(layers):
     acts = [(i, n, m) for i, (n, m) in enumerate(layers) if isinstance(m, _ACTIVATIONS)]
     return [(n, m) for i, n, m in acts if i < last], [(n, m) for i, n, m in acts if i > last]
 
-def _check_g_acts(g, d):
+def _check_g_acts(g, d, t):
     hidden, out = _split_acts(g)
-    bad = [_name(n, m) for n, m in hidden if type(m) is not nn.ReLU]
+    bad = [_name(n, m) for n, m in hidden if type(m) is not nn.ReLU] + _unactivated(g)
     if not any(type(m) is nn.ReLU for _, m in hidden): bad.append('(G has no ReLU)')
     if not out: bad.append("(G's output layer has no activation; tanh expected)")
     bad += [_name(n, m) + ' on the output' for n, m in out if type(m) is not nn.Tanh]
     return bad
 
-def _check_d_acts(g, d):
+def _check_d_acts(g, d, t):
     hidden, out = _split_acts(d)
-    bad = [_name(n, m) for n, m in hidden if type(m) is not nn.LeakyReLU]
+    bad = [_name(n, m) for n, m in hidden if type(m) is not nn.LeakyReLU] + _unactivated(d)
     if not any(type(m) is nn.LeakyReLU for _, m in hidden): bad.append('(D has no LeakyReLU)')
     bad += [_name(n, m) + ' on the output' for n, m in out if not isinstance(m, (nn.Sigmoid, nn.LogSigmoid))]
     return bad
@@ -310,7 +399,8 @@ _CHECKS = {'strided': _check_strided, 'batchnorm': _check_batchnorm, 'no_hidden_
            'g_relu_tanh': _check_g_acts, 'd_leaky_relu': _check_d_acts}
 
 def check_dcgan_guidelines(G:nn.Module, # A generator (any `nn.Module`)
-                           D:nn.Module # A discriminator (any `nn.Module`)
+                           D:nn.Module, # A discriminator (any `nn.Module`)
+                           z:Tensor|None=None # A batch of noise for G; None: two samples of G's `z_dim`, or of its first layer's input size
                           )->list: # One `GuidelineCheck` per guideline, in the order of `GUIDELINES`
     "Check any generator and discriminator against Radford et al.'s five architecture guidelines, layer by layer."
     for net, who in ((G, 'G'), (D, 'D')):
@@ -319,9 +409,11 @@ def check_dcgan_guidelines(G:nn.Module, # A generator (any `nn.Module`)
     g, d = _leaves(G, 'G'), _leaves(D, 'D')
     for layers, who in ((g, 'G'), (d, 'D')):
         if not _weighted_idx(layers): raise ValueError(f"{who} has no convolution or linear layer: there is nothing to check")
+    calls, go, do = _measure(G, D, g, z)   # one forward pass: each convolution's input size, and resizing done outside modules
+    t = {'calls': calls, 'G order': go, 'D order': do}
     out = []
     for key, text in GUIDELINES.items():
-        bad = tuple(_CHECKS[key](g, d))
+        bad = tuple(_CHECKS[key](g, d, t))
         out.append(GuidelineCheck(key, text, not bad, bad))
     return out
 

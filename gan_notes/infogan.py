@@ -6,9 +6,9 @@
 __all__ = ['LEAK', 'RING8_INFOGAN', 'MNIST_INFOGAN', 'INFOGAN_DATASETS', 'infogan_recipe', 'entropy', 'marginals',
            'joint_entropy', 'conditional_entropy', 'mutual_information', 'mi_lower_bound', 'QHead', 'gaussian_nll',
            'info_loss', 'mi_lower_bound_continuous', 'd_logits_and_features', 'InfoGANObjective', 'confusion_matrix',
-           'match_codes', 'code_accuracy', 'code_metrics', 'ring8_infogan', 'ring8_metrics', 'InfoGenerator',
-           'InfoDiscriminator', 'mnist_metrics', 'digit_order', 'latent_traversal', 'mnist_infogan', 'infogan_learner',
-           'infogan_evaluate', 'infogan_preview', 'record_run']
+           'match_codes', 'code_accuracy', 'code_metrics', 'ring8_infogan', 'hq_code_accuracy', 'learns_the_modes',
+           'ring8_metrics', 'InfoGenerator', 'InfoDiscriminator', 'mnist_metrics', 'digit_order', 'latent_traversal',
+           'mnist_infogan', 'infogan_learner', 'infogan_evaluate', 'infogan_preview', 'record_run']
 
 # %% ../nbs/07_infogan.ipynb #3f9b9219
 import math
@@ -403,19 +403,46 @@ def ring8_infogan(seed:int=0, # Seed of networks, data and noise
     D = Discriminator(2, width, depth, 'leaky_relu')
     return Learner(G, D, toy_dataset('ring8'), obj, z_dim=z, batch_size=batch_size, seed=seed, cbs=cbs, device=device)
 
+def hq_code_accuracy(codes, # (N,) codes the samples were made from
+                     samples, # (N, 2) the samples
+                     centers, # (K, 2) the mixture's centres
+                     std:float, # Standard deviation of each component: a sample counts only within 3·std of a centre
+                     n_codes:int|None=None # Number of codes; default max(codes) + 1
+                    )->float: # Fraction of all N samples that are high quality and carry their centre's matched code
+    "Code accuracy with `data.mode_coverage`'s high-quality rule: a sample is correctly coded only within 3σ of its code's matched centre."
+    from gan_notes.data import check_samples
+    x, c = check_samples(samples), check_samples(centers, 'centers')
+    k = _check_assignments(codes, 'codes', n_codes)
+    if len(k) != len(x): raise ValueError(f"codes and samples must have the same length, got {len(k)} and {len(x)}")
+    if not (isinstance(std, (int, float)) and not isinstance(std, bool) and std > 0): raise ValueError(f"std must be a positive number, got {std!r}")
+    dist, mode = torch.cdist(x, c).min(1)          # as in mode_coverage: nearest centre, high quality within 3σ
+    good = (dist <= 3*std).numpy()
+    if not good.any(): return 0.
+    conf = confusion_matrix(k[good], mode.numpy()[good], n_codes or int(k.max()) + 1, len(c))
+    return match_codes(conf)[1]/len(k)
+
+def learns_the_modes(m:dict, # Metrics of one evaluation, from `ring8_metrics`
+                     acc:float=0.9, # Least code accuracy (the 3σ rule of `hq_code_accuracy`)
+                     tol:float=0.1 # Largest |L_I - ln 8| in nats
+                    )->bool:
+    "The target \"the 8-way code learns the modes\": code accuracy >= acc, all 8 modes covered, and L_I within tol of ln 8."
+    return m['code_accuracy'] >= acc and m['modes'] == 8 and abs(m['mi_lower_bound'] - math.log(8)) <= tol
+
 def ring8_metrics(learn, # An InfoGAN learner on ring8 (or any toy mixture with centres)
                   n:int=2000, # Generator samples
                   seed:int=0 # Seed of their latent
                  )->dict:
-    "Code accuracy against the nearest mode (Hungarian matching), exact code-mode MI, L_I, and mode coverage."
+    "Code accuracy (3σ rule; and against the nearest mode, with no distance limit), exact code-mode MI, L_I, and mode coverage."
     obj = _check_info_learner(learn)
     centers = getattr(learn.data, 'centers', None)
     if centers is None: raise ValueError("ring8_metrics needs a toy mixture with centres (learn.data.centers)")
     m, x, latent = code_metrics(learn, n, seed)
     mode = torch.cdist(x.float(), centers.float()).argmin(1)
     conf = confusion_matrix(latent['c'], mode, obj.n_categories, len(centers))
-    return {'code_accuracy': match_codes(conf)[1]/n, 'code_mode_mi': mutual_information(conf/n), **m,
+    return {'code_accuracy': hq_code_accuracy(latent['c'], x.float(), centers.float(), learn.data.std, obj.n_categories),
+            'code_accuracy_nearest': match_codes(conf)[1]/n, 'code_mode_mi': mutual_information(conf/n), **m,
             **mode_coverage(x, centers, learn.data.std)}
+
 
 # %% ../nbs/07_infogan.ipynb #7f18df85
 class InfoGenerator(nn.Module):
