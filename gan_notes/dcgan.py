@@ -561,8 +561,8 @@ def _to_tanh_range(x, G):
     return x if (lo, hi) == (-1., 1.) else (x - lo)/(hi - lo)*2 - 1
 
 def _numbers(m:dict)->dict:
-    "The numbers of a `digit_metrics` dict for a recipe: floats, the sample size `fid_n` an int, lists (per label) left out."
-    return {k: (v if k == 'fid_n' else float(v)) for k, v in m.items() if not isinstance(v, list)}
+    "The numbers of a `digit_metrics` dict for a recipe: floats, the sample sizes `fid_n`, `prdc_n` and `prdc_k` ints, lists (per label) left out."
+    return {k: (v if k in ('fid_n', 'prdc_n', 'prdc_k') else float(v)) for k, v in m.items() if not isinstance(v, list)}
 
 def evaluate_digits(learn:Learner, # A learner whose generator makes (N, 1, 28, 28) digits (or flat (N, 784) ones)
                     seed:int=0 # Seed of the evaluation's latent
