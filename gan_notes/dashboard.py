@@ -110,6 +110,7 @@ def preview_images(learn, # A learner (or anything with an `objective`)
 # %% ../nbs/02_dashboard.ipynb #ff816075
 def surface_kind(learn)->str:
     "`'critic'` when the learner logs critic values (`critic_*` keys: WGAN, WGAN-GP), else `'probability'` (D's logit through a sigmoid)."
+    if not hasattr(learn, 'history'): raise TypeError(f"learn must be a Learner (with a history), got {type(learn).__name__}")
     keys = list(getattr(learn, 'logs', None) or {}) + list(getattr(getattr(learn, 'history', None), 'data', {}))
     return 'critic' if any(k.startswith('critic_') for k in keys) else 'probability'
 
@@ -243,6 +244,8 @@ def draw_toy_view(ax, # Matplotlib axes
                   real:np.ndarray, # (n, 2) real samples
                   centers=None): # (k, 2) mode centres to mark, or `None`
     "Draw one `ToyView` frame: D's surface under G's manifold, the real and generated samples, and G's gradient arrows; returns the colour bar."
+    if not isinstance(view, dict) or not {'bounds', 'heat', 'manifold'} <= set(view):
+        raise ValueError(f"view must be a frame from ToyView.compute (a dict with 'bounds', 'heat', 'manifold', ...), got {type(view).__name__}")
     x0, x1, y0, y1 = view['bounds']; cb = None
     if view['heat'] is not None:
         lo, hi = view['heat_range']
@@ -425,6 +428,7 @@ def live_view_class():
 
 def encode_frame(obj):
     "Numpy arrays in `obj` (nested dicts, lists, tuples) as bytes, which ipywidgets sends as binary buffers; float arrays as float32."
+    if isinstance(obj, Tensor): raise TypeError("obj holds a torch tensor: encode_frame takes numpy arrays (convert with .cpu().numpy())")
     if isinstance(obj, np.ndarray):
         return np.ascontiguousarray(obj, dtype=np.uint8 if obj.dtype == np.uint8 else np.float32).tobytes()
     if isinstance(obj, dict): return {k: encode_frame(v) for k, v in obj.items() if v is not None}
@@ -470,6 +474,7 @@ def curve_series(history, # A `History`
 
 def live_curves(history, metrics:tuple=())->list:
     "The live view's curve panels (losses, D outputs, gradient norms, then one per metric) as dicts of titles and series."
+    _check_metrics(metrics)
     d = d_output_keys(history)
     probs = all(0 <= min(history[k]) and max(history[k]) <= 1 for k in d) if d else True
     return [{'title': 'losses', 'series': curve_series(history, LOSS_KEYS)},

@@ -426,6 +426,10 @@ def learns_the_modes(m:dict, # Metrics of one evaluation, from `ring8_metrics`
                      tol:float=0.1 # Largest |L_I - ln 8| in nats
                     )->bool:
     "The target \"the 8-way code learns the modes\": code accuracy >= acc, all 8 modes covered, and L_I within tol of ln 8."
+    need = {'code_accuracy', 'modes', 'mi_lower_bound'}
+    if not isinstance(m, dict) or not need <= set(m): raise ValueError(f"m must be a dict from ring8_metrics with {sorted(need)}, got {type(m).__name__}")
+    for name, v in (('acc', acc), ('tol', tol)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < math.inf: raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
     return m['code_accuracy'] >= acc and m['modes'] == 8 and abs(m['mi_lower_bound'] - math.log(8)) <= tol
 
 def ring8_metrics(learn, # An InfoGAN learner on ring8 (or any toy mixture with centres)
