@@ -16,7 +16,8 @@ import torch
 from .data import toy_dataset, check_samples, check_int
 from .structure import Learner, Objective, default_callbacks, MetricsCallback
 from .comparison import (Recipe, toy_gan, resolve, evaluate as evaluate_mixture, baselines, meaningless, mean_se, summarize, sweep, settings_table,
-                                  write_report as _write_report, report_table, EVAL_SAMPLES, PUBLISHED_STATUS, MIN_COUNT)
+                                  write_report as _write_report, report_table, EVAL_SAMPLES, PUBLISHED_STATUS, MIN_COUNT,
+                                  PRDC_K, PRDC_SEED)
 from .names import (OBJECTIVES, RECIPES, DATASETS, DEFAULT_DATASETS, DEFAULT_SEEDS, DEFAULT_STEPS, EVAL_EVERY, EVAL_LAST,
                              recipe_names)
 
@@ -192,6 +193,12 @@ def report_notes(runs:list # Records from `compare`
             "ours (we could not find it in PacGAN's text). **hq**: the fraction of high-quality samples. **reverse KL**: KL(mode "
             "histogram ‖ uniform) of the high-quality samples, in nats (undefined, and left out, for a run without one).\n"
             "- **†**: hq within 2× of the uniform cloud's, so the mode counts say nothing (a thin cloud touches modes by chance).\n"
+            f"- **precision**, **recall**, **density**, **coverage** (k = {PRDC_K}, in the data's 2-D coordinates): fidelity (precision, "
+            "density: are the samples inside the real k-NN balls; density ≈ 1 for samples of the data itself) and diversity (recall: are the "
+            "real points inside the samples' balls; coverage: the fraction of real balls holding a sample), as in Kynkäänniemi et al. 2019 "
+            f"and Naeem et al. 2020; computed once per run on its {EVAL_SAMPLES:,} final samples (noise seed 0) against one real sample of "
+            f"{EVAL_SAMPLES:,} (seed {PRDC_SEED:,}, used by nothing else: the *real data* row is another sample, seed 0, else its precision and recall "
+            "would be 1 by construction), so the columns are the mean ± se over seeds of one value per run.\n"
             "- *Real data*, *uniform cloud*, *collapsed*: 2,500 samples of the data, of a uniform distribution over its bounding box, and of "
             "one of its modes, scored by the same code: what perfection, chance and total collapse score.\n"
             f"- *Published* rows: {PUBLISHED_STATUS}.\n"
