@@ -48,9 +48,6 @@ def grad_keys(history)->list:
     if not isinstance(getattr(history, 'data', None), dict): raise ValueError(f"history must be a History, got {type(history).__name__}")
     return sorted(k for k in history.data if k.startswith('grad_norm_'))
 
-def _check_pos_int(name, v):
-    check_int(v, name)
-
 def _check_metrics(metrics):
     if isinstance(metrics, str) or not isinstance(metrics, (tuple, list)) or not all(isinstance(m, str) for m in metrics):
         raise ValueError(f"metrics must be a tuple of history keys such as ('modes', 'hq'), got {metrics!r}")
@@ -143,7 +140,7 @@ def d_surface(learn, # A learner with a 2-D data space
               n:int=64 # Grid points per side
              )->np.ndarray|None: # `(n, n)` values, row `i` at the `i`-th y; `None` when D needs more than the samples (labels)
     "D's probability of 'real' (or the critic's value, see `surface_kind`) on an `n`x`n` grid over `bounds`."
-    _check_pos_int('n', n)
+    check_int(n, 'n')
     x = _grid(bounds, n).to(learn.device)
     try:
         with learn.evaluating(): v = learn.D(x).float().reshape(-1)
@@ -156,7 +153,7 @@ def latent_grid(learn, # A learner (for `z_dim` and `prior`)
                )->Tensor: # `(n*n, z_dim)`
     "A grid over the first two latent coordinates (±2 for a Gaussian prior, ±1 for a uniform one), the others fixed at one draw of the prior: a 2-D slice of z-space through a typical z."
     from gan_notes.data import sample_noise
-    _check_pos_int('n', n)
+    check_int(n, 'n')
     if learn.z_dim < 2: raise ValueError(f"a latent grid needs z_dim >= 2, got {learn.z_dim}")
     r = 1. if learn.prior == 'uniform' else 2.
     rest = sample_noise(1, learn.z_dim, learn.prior, torch.Generator().manual_seed(0))[:, 2:]   # not 0: in 256-D, |z| is about 16, never 0
@@ -197,7 +194,7 @@ class ToyView:
                  lines:int=21, # Grid lines per direction of G's manifold
                  n_arrows:int=150, # Fakes that get a gradient arrow
                  arrow_scale:float|None=None): # Arrow length per unit of gradient; default automatic: set by the first `compute`, then only ever reduced
-        for name, v in (('n_samples', n_samples), ('grid', grid), ('lines', lines), ('n_arrows', n_arrows)): _check_pos_int(name, v)
+        for name, v in (('n_samples', n_samples), ('grid', grid), ('lines', lines), ('n_arrows', n_arrows)): check_int(v, name)
         if arrow_scale is not None and (isinstance(arrow_scale, bool) or not isinstance(arrow_scale, (int, float)) or not arrow_scale > 0):
             raise ValueError(f"arrow_scale must be a positive number or None, got {arrow_scale!r}")
         self.n_samples, self.grid, self.lines, self.arrow_scale, self.auto_scale = n_samples, grid, lines, arrow_scale, arrow_scale is None
@@ -278,7 +275,7 @@ class DashboardPanels:
         self.metrics, self.n_samples, self.tight, self.arrow_scale = _check_metrics(metrics), n_samples, tight, arrow_scale
         if preview is not None and not callable(preview): raise ValueError(f"preview must be a function preview(learn) -> (images, per_row), got {preview!r}")
         self.preview = preview
-        _check_pos_int('n_samples', n_samples)
+        check_int(n_samples, 'n_samples')
         self.names = ['losses', 'd_outputs', 'grad_norms', 'samples'] + list(self.metrics)
         curves = [n for n in self.names if n != 'samples']
         ncols = max(2, math.ceil(len(curves)/2)); side = 2*height
@@ -459,7 +456,7 @@ def curve_series(history, # A `History`
                  max_points:int=300 # At most this many points per key: longer series are averaged over equal buckets
                 )->list: # `[{'name', 'x', 'y'}]` with float32 arrays
     "The curves of `keys`, thinned for the live view by averaging buckets of consecutive records."
-    _check_pos_int('max_points', max_points)
+    check_int(max_points, 'max_points')
     out = []
     for k in keys:
         if k not in history or not len(history.data[k]): continue
@@ -489,7 +486,7 @@ def grid_pixels(images:Tensor, # (N, C, H, W) images in [-1, 1]
     "A grid of images as uint8 pixels (what `image_grid` of `gan_notes.data` draws), for the live view."
     from torchvision.utils import make_grid
     if not torch.is_tensor(images) or images.ndim != 4: raise ValueError(f"images must be a (N, C, H, W) tensor, got {getattr(images, 'shape', type(images).__name__)}")
-    _check_pos_int('per_row', per_row)
+    check_int(per_row, 'per_row')
     g = make_grid(images.detach().cpu().float(), nrow=per_row, normalize=True, value_range=(-1, 1), pad_value=1)
     g = g[:1] if images.shape[1] == 1 else g[:3]
     return (g.clamp(0, 1)*255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
@@ -526,7 +523,7 @@ class Dashboard(Callback):
                  fps:float=6., # Live frames per second, at most (6: at least 5 once rounded to whole steps; fewer when frames cost more than `max_overhead` allows)
                  n_arrows:int=150, # Fakes with a gradient arrow (2-D data)
                  arrow_scale:float|None=None): # Arrow length per unit of gradient; default set by the first frame, then kept
-        _check_pos_int('every', every); _check_pos_int('n_samples', n_samples); _check_pos_int('stats_every', stats_every); _check_pos_int('n_arrows', n_arrows)
+        check_int(every, 'every'); check_int(n_samples, 'n_samples'); check_int(stats_every, 'stats_every'); check_int(n_arrows, 'n_arrows')
         if preview is not None and not callable(preview): raise ValueError(f"preview must be a function preview(learn) -> (images, per_row), got {preview!r}")
         self.preview = preview
         self.metrics = _check_metrics(metrics)

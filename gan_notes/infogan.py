@@ -586,6 +586,23 @@ infogan_recipe = Recipe(infogan_learner, infogan_evaluate, INFOGAN_DATASETS,
                         "InfoGAN (Chen et al. 2016): a categorical code (8 on ring8; 10 and 2 continuous on MNIST) read back by Q on D's body",
                         infogan_preview)
 
+# %% ../nbs/07_infogan.ipynb #632411b9
+from fastcore.basics import patch
+
+@patch
+def preview(self:InfoGANObjective, learn, # An InfoGAN learner
+            per_row:int=10, # Noise vectors (columns)
+            seed:int=0 # Seed of the noise
+           )->tuple|None: # `(images (rows*per_row, C, H, W), per_row)`, or `None` when the samples are not images
+    "A grid of samples: one row per value of the categorical code (the first 10), one fixed noise vector per column, continuous codes at 0."
+    from gan_notes.data import sample_noise
+    check_int(per_row, 'per_row')
+    rows = min(self.n_categories, 10)
+    z = sample_noise(per_row, learn.z_dim, learn.prior, torch.Generator().manual_seed(seed))
+    x = learn.generate(rows*per_row, seed, c=torch.arange(rows).repeat_interleave(per_row), z=z.repeat(rows, 1),
+                       cont=torch.zeros(self.n_continuous)).cpu()
+    return (x, per_row) if x.ndim == 4 else None
+
 # %% ../nbs/07_infogan.ipynb #fef4fa36
 def record_run(data:str='ring8', # `'ring8'` or `'mnist'`
                steps:int=3000, # Training steps
