@@ -441,16 +441,20 @@ def cgan_evaluate(learn, # A learner from `cgan_learner`
 from fastcore.basics import patch
 from .data import sample_noise
 
+def _label_rows(learn, n_labels:int, per_row:int, seed:int, key:str='y', **fixed)->Tensor:
+    "Samples for a grid: one row per label value (the first 10), one fixed noise vector per column; `key` names the latent's label part."
+    check_int(per_row, 'per_row')
+    rows = min(n_labels, 10)
+    z = sample_noise(per_row, learn.z_dim, learn.prior, torch.Generator().manual_seed(seed))
+    return learn.generate(rows*per_row, seed, **{key: torch.arange(rows).repeat_interleave(per_row)}, z=z.repeat(rows, 1), **fixed).cpu()
+
 @patch
 def preview(self:ConditionalObjective, learn, # The learner
              per_row:int=10, # Noise vectors (columns)
              seed:int=0 # Seed of the noise
             )->tuple|None: # `(images (rows*per_row, C, H, W), per_row)`, or `None` when the samples are not images
     "A grid of samples: one row per label (the first 10), one fixed noise vector per column."
-    check_int(per_row, 'per_row')
-    rows = min(self.n_classes, 10)
-    z = sample_noise(per_row, learn.z_dim, learn.prior, torch.Generator().manual_seed(seed))
-    x = learn.generate(rows*per_row, seed, y=torch.arange(rows).repeat_interleave(per_row), z=z.repeat(rows, 1)).cpu()
+    x = _label_rows(learn, self.n_classes, per_row, seed)
     if x.ndim == 4: return x, per_row
     if x.ndim == 3: return x[:, None], per_row
     if x.ndim == 2 and x.shape[1] > 4 and math.isqrt(x.shape[1])**2 == x.shape[1]:

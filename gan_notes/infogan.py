@@ -588,6 +588,7 @@ infogan_recipe = Recipe(infogan_learner, infogan_evaluate, INFOGAN_DATASETS,
 
 # %% ../nbs/07_infogan.ipynb #632411b9
 from fastcore.basics import patch
+from .conditional import _label_rows
 
 @patch
 def preview(self:InfoGANObjective, learn, # An InfoGAN learner
@@ -595,12 +596,7 @@ def preview(self:InfoGANObjective, learn, # An InfoGAN learner
             seed:int=0 # Seed of the noise
            )->tuple|None: # `(images (rows*per_row, C, H, W), per_row)`, or `None` when the samples are not images
     "A grid of samples: one row per value of the categorical code (the first 10), one fixed noise vector per column, continuous codes at 0."
-    from gan_notes.data import sample_noise
-    check_int(per_row, 'per_row')
-    rows = min(self.n_categories, 10)
-    z = sample_noise(per_row, learn.z_dim, learn.prior, torch.Generator().manual_seed(seed))
-    x = learn.generate(rows*per_row, seed, c=torch.arange(rows).repeat_interleave(per_row), z=z.repeat(rows, 1),
-                       cont=torch.zeros(self.n_continuous)).cpu()
+    x = _label_rows(learn, self.n_categories, per_row, seed, 'c', cont=torch.zeros(self.n_continuous))   # 05's grid, by code value
     return (x, per_row) if x.ndim == 4 else None
 
 # %% ../nbs/07_infogan.ipynb #fef4fa36
