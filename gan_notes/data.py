@@ -59,15 +59,23 @@ def check_device(device, # `None`, or a device such as `'cpu'`, `'cuda:0'` or a 
         raise ValueError(f"{name} must be a device such as 'cpu' or 'cuda:0', got {_short(device)}") from None
 
 # %% ../nbs/00_data.ipynb #c147d99a
+def _real_tensor(x, # Candidate array of real numbers
+                 name:str # Argument name used in error messages
+                )->Tensor:
+    "`x` as a tensor of real numbers (floating or integer dtype, not bool or complex); else a `TypeError` naming `name`."
+    try: t = torch.as_tensor(x).detach()
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        raise TypeError(f"{name} must be an array of real numbers, got {type(x).__name__} that torch cannot read as numbers") from None
+    if t.is_complex() or not (t.is_floating_point() or t.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
+        raise TypeError(f"{name} must hold real numbers, got {t.dtype}")
+    return t
+
 def check_samples(samples, # Candidate (N, 2) samples
                   name:str='samples', # Argument name used in error messages
                   dim:int|None=2 # Required number of columns, or `None` for any
                  )->Tensor:
     "Return `samples` as a float64 tensor after checking its shape and that it is finite."
-    try: x = torch.as_tensor(samples).detach()
-    except (TypeError, ValueError, RuntimeError): raise TypeError(f"{name} must be an array of real numbers, got {type(samples).__name__} that torch cannot read as numbers") from None
-    if x.is_complex() or not (x.is_floating_point() or x.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
-        raise TypeError(f"{name} must hold real numbers, got {x.dtype}")
+    x = _real_tensor(samples, name)
     if x.ndim != 2 or (dim is not None and x.shape[1] != dim):
         want = f"(N, {dim})" if dim is not None else "(N, d)"
         raise ValueError(f"{name} must have shape {want}, got {tuple(x.shape)}")

@@ -11,14 +11,14 @@ __all__ = ['PSD_TOLERANCE', 'FID_TOLERANCE', 'FLOAT32_UNIT_ROUNDOFF', 'MNIST_N_F
            'FIDInceptionV3', 'mode_coverage']
 
 # %% ../nbs/04_metrics.ipynb #fc15afd7
-import math, warnings
+import math, os, warnings
 from importlib import resources
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from .data import check_samples, mode_coverage, mnist_order, MNIST_OFFLINE_SIZE, check_int
+from .data import check_samples, mode_coverage, mnist_order, MNIST_OFFLINE_SIZE, check_int, check_seed, check_device, _real_tensor
 
 # %% ../nbs/04_metrics.ipynb #4408d35b
 def _features(x, # Candidate (N, d) features
@@ -27,6 +27,11 @@ def _features(x, # Candidate (N, d) features
     "Return `x` as an (N, d) float64 tensor, N >= 2, after checking shape and finiteness."
     f = check_samples(x, name, dim=None)
     if len(f) < 2: raise ValueError(f"{name} needs at least 2 samples, got {len(f)}")
+    n, d = f.shape
+    top, bound = float(f.abs().max()), math.sqrt(torch.finfo(torch.float64).max/(4*n*max(d, 1)))
+    if top > bound:   # a sum of n·d squared differences, each up to (2·top)², must stay below float64's largest number
+        raise ValueError(f"{name} has entries up to {top:.3g}; sums of squares of {n}×{d} such features overflow float64 "
+                         f"above {bound:.3g}: rescale the features")
     return f
 
 def _same_dim(a:Tensor, b:Tensor, na:str='f1', nb:str='f2'):
@@ -64,6 +69,7 @@ def inception_score(probs, # (N, K) class probabilities p(y|x) of N samples, or 
     "Inception Score exp(H(y) − E_x H(y|x)) of class probabilities (or logits): mean and std over `splits` parts."
     if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not 0 <= atol < math.inf:
         raise ValueError(f"atol must be a finite number >= 0, got {atol!r}")      # NaN would switch the check off
+    if not isinstance(from_logits, bool): raise TypeError(f"from_logits must be True or False, got {from_logits!r}")
     x = check_samples(probs, 'logits' if from_logits else 'probs', dim=None)
     logp, n = _log_probs(x, from_logits, atol), len(x)
     if isinstance(splits, bool) or not isinstance(splits, int) or not 1 <= splits <= n:
@@ -128,9 +134,7 @@ def _covariance(sigma, # Candidate covariance matrix
                 device=None # Device of the result
                )->Tensor:
     "Return `sigma` as a symmetric float64 (d, d) tensor after checking shape, finiteness and symmetry."
-    s = torch.as_tensor(sigma).detach()
-    if s.is_complex() or not (s.is_floating_point() or s.dtype in (torch.int32, torch.int64)): raise TypeError(f"{name} must hold real numbers, got {s.dtype}")
-    s = s.to(device=device, dtype=torch.float64)
+    s = _real_tensor(sigma, name).to(device=device, dtype=torch.float64)
     if s.ndim != 2 or s.shape[0] != s.shape[1] or (d is not None and s.shape[0] != d):
         raise ValueError(f"{name} must have shape (d, d){f' = {(d, d)}' if d is not None else ''}, got {tuple(s.shape)}")
     if not math.isfinite(float(s.sum())) and not torch.isfinite(s).all():      # the sum is a cheap first test
@@ -143,9 +147,7 @@ def _covariance(sigma, # Candidate covariance matrix
 
 def _gaussian(mu, sigma, i:str)->tuple:
     "Validated float64 (mean (d,), symmetric covariance (d, d)) of Gaussian number `i`."
-    m = torch.as_tensor(mu).detach()
-    if m.is_complex() or not (m.is_floating_point() or m.dtype in (torch.int32, torch.int64)): raise TypeError(f"mu{i} must hold real numbers, got {m.dtype}")
-    m = m.to(torch.float64)
+    m = _real_tensor(mu, f'mu{i}').to(torch.float64)
     if m.ndim != 1 or len(m) == 0: raise ValueError(f"mu{i} must have shape (d,), got {tuple(m.shape)}")
     if not torch.isfinite(m).all(): raise ValueError(f"mu{i} contains NaN or infinite values")
     return m, _covariance(sigma, f'sigma{i}', len(m), m.device)
@@ -163,13 +165,15 @@ def trace_sqrt_product(sigma1, # (d, d) positive semidefinite matrix Σ1
 FID_TOLERANCE = 1e-8  # negative FIDs down to -FID_TOLERANCE * (||Δμ||² + Tr Σ1 + Tr Σ2) are rounding and become 0
 
 def _clamp_rounding(value:float, # Computed FID
-                    scale:float # ||Δμ||² + Tr Σ1 + Tr Σ2
+                    scale:float, # ||Δμ||² + Tr Σ1 + Tr Σ2
+                    names:str='sigma1 and sigma2' # The arguments the FID came from, for the message
                    )->float:
-    "Return `value`, or 0.0 when it is negative by rounding (within `FID_TOLERANCE*scale`); raise when it is more negative."
+    "Return `value`, or 0.0 when it is negative by rounding (within `FID_TOLERANCE*scale`); a `ValueError` naming `names` when it is more negative."
     if value >= 0: return value
     if -value <= FID_TOLERANCE*scale: return 0.0
-    raise FloatingPointError(f"FID came out as {value:.6g}, below the rounding tolerance -{FID_TOLERANCE}*{scale:.6g}; "
-                             "the covariances are probably badly conditioned: compute from features with fid_from_features")
+    raise ValueError(f"{names} give a FID of {value:.6g}, below the rounding tolerance -{FID_TOLERANCE}*{scale:.6g}: a covariance "
+                     "with a small negative eigenvalue, or one too badly conditioned for float64; make the covariances positive "
+                     "semidefinite, or compute from features with fid_from_features")
 
 # %% ../nbs/04_metrics.ipynb #da223d79
 def frechet_distance(mu1, # (d,) mean of the first Gaussian
@@ -193,7 +197,8 @@ class FeatureStats:
     def __init__(self,
                  dim:int|None=None, # Feature dimension d; fixed by the first batch when `None`
                  device='cpu'): # Where the float64 sums live
-        self.dim, self.device, self.n = dim, torch.device(device), 0
+        if dim is not None: check_int(dim, 'dim')
+        self.dim, self.device, self.n = dim, check_device(device) or torch.device('cpu'), 0
         self._mean = self._m2 = None
 
     def _fold(self, n_b:int, mean_b:Tensor, m2_b:Tensor):
@@ -221,7 +226,7 @@ class FeatureStats:
               other # Another `FeatureStats` of the same dimension
              ):
         "Fold the statistics of `other` into these; returns `self`."
-        if not isinstance(other, FeatureStats): raise ValueError(f"other must be a FeatureStats, got {type(other).__name__}")
+        if not isinstance(other, FeatureStats): raise TypeError(f"other must be a FeatureStats, got {type(other).__name__}")
         if other.n is None: raise ValueError("other was loaded without a sample count 'n', so it cannot be merged")
         if other.n == 0: return self
         if self.dim is not None and other.dim != self.dim:
@@ -246,6 +251,7 @@ class FeatureStats:
             other # The statistics of the other feature set
            )->float:
         "Fréchet distance between the Gaussians fitted to these and `other`'s features."
+        if not isinstance(other, FeatureStats): raise TypeError(f"other must be a FeatureStats, got {type(other).__name__}")
         if self.n is not None and other.n is not None: _warn_small_n(self.n, other.n, self.dim)
         return frechet_distance(self.mean, self.cov, other.mean, other.cov)
 
@@ -295,7 +301,7 @@ def fid_from_features(f1, # (N1, d) features of the first set (tensor or array)
     diff = float(((mu1 - mu2)**2).sum())
     tr = float((A*A).sum())/(n1 - 1) + float((B*B).sum())/(n2 - 1)
     t = float(torch.linalg.svdvals(A @ B.T).sum())/math.sqrt((n1 - 1)*(n2 - 1))
-    return _clamp_rounding(diff + tr - 2*t, diff + tr)
+    return _clamp_rounding(diff + tr - 2*t, diff + tr, 'f1 and f2')
 
 # %% ../nbs/04_metrics.ipynb #ed5ed7c5
 FLOAT32_UNIT_ROUNDOFF = 2.0**-24  # u: float32 rounds to nearest with a relative error of at most 2^-24
@@ -355,6 +361,7 @@ def kid(f1, # (N1, d) features of the first set
     if isinstance(m, bool) or not isinstance(m, int) or not 2 <= m <= min(len(a), len(b)):
         raise ValueError(f"subset_size must be an integer in [2, {min(len(a), len(b))}] (the smaller set), got {m!r}")
     check_int(n_subsets, 'n_subsets')
+    check_seed(seed)
     whole = [name for name, x in (('f1', a), ('f2', b)) if m == len(x)]
     if n_subsets > 1 and whole:
         warnings.warn(f"kid: subset_size = {m} is all of {' and '.join(whole)}, so every subset of it is the same and the std over "
@@ -558,6 +565,9 @@ def fid_infinity(f_gen, # (N, d) features of the generated set; FID is computed 
         raise ValueError(f"n_points must be an integer >= 2 (a line needs two sizes), got {n_points!r}")
     if isinstance(min_n, bool) or not isinstance(min_n, int) or not 2 <= min_n < n:
         raise ValueError(f"min_n must be an integer in [2, {n - 1}] (below the {n} samples of f_gen), got {min_n!r}")
+    check_seed(seed)
+    if n_points > n - min_n + 1:
+        raise ValueError(f"{n_points} distinct subset sizes do not fit between min_n = {min_n} and N = {n}; use fewer points")
     sizes = np.linspace(min_n, n, n_points).astype(int)
     if len(set(sizes.tolist())) < n_points:
         raise ValueError(f"{n_points} distinct subset sizes do not fit between min_n = {min_n} and N = {n}; use fewer points")
@@ -601,6 +611,7 @@ def mnist_split(n_train:int=4000, # Size of the training part
     "Indices of the classifier's training and held-out digits in `mnist_offline(shuffle, seed)`: its first `n_train` and the rest."
     if isinstance(n_train, bool) or not isinstance(n_train, int) or not 0 < n_train < MNIST_OFFLINE_SIZE:
         raise ValueError(f"n_train must be an integer in [1, {MNIST_OFFLINE_SIZE - 1}], got {n_train!r}")
+    if not isinstance(shuffle, bool): raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
     idx = torch.arange(MNIST_OFFLINE_SIZE) if shuffle else mnist_order(seed)
     return idx[:n_train], idx[n_train:]
 
@@ -651,6 +662,7 @@ MNIST_CLASSIFIER_PATH = _asset('mnist_classifier.pt')
 def mnist_classifier(path=None # Weights file; default: the one shipped in `gan_notes/assets`
                     )->MnistClassifier: # In eval mode
     "The MNIST classifier with the shipped (or given) weights, loaded with `weights_only=True`."
+    if path is not None and not isinstance(path, (str, os.PathLike)): raise TypeError(f"path must be a file path or None, got {type(path).__name__}")
     path = Path(MNIST_CLASSIFIER_PATH if path is None else path)
     if not path.exists():
         raise FileNotFoundError(f"no classifier weights at {str(path)!r}; the package ships them in gan_notes/assets "
@@ -665,7 +677,7 @@ def _check_images(images, # Candidate image batch
                   shape:tuple|None=(1, 28, 28) # Required (C, H, W), or `None` for 1 or 3 channels of any size
                  )->Tensor:
     "Return `images` as a float32 (N, C, H, W) tensor after checking shape, finiteness and the [-1, 1] range."
-    x = torch.as_tensor(images).detach()
+    x = _real_tensor(images, name)
     ok = x.ndim == 4 and len(x) > 0 and (x.shape[1:] == shape if shape is not None else x.shape[1] in (1, 3))
     if not ok: raise ValueError(f"{name} must have shape (N, {', '.join(map(str, shape)) if shape else 'C in {1, 3}, H, W'}), "
                                 f"got {tuple(x.shape)}")
@@ -683,35 +695,43 @@ def extract_features(fn, # Network or function mapping a batch of images to (B, 
     "Apply `fn` to `images` in batches, without gradients, and return float64 outputs on the CPU."
     if not callable(fn): raise ValueError(f"fn must be a network or function of a batch of images, got {type(fn).__name__}")
     check_int(batch_size, 'batch_size')
+    device, x = check_device(device), _real_tensor(images, 'images')
+    if x.ndim < 2 or len(x) == 0: raise ValueError(f"images must be a non-empty batch (N, ...), got shape {tuple(x.shape)}")
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()): raise ValueError("images contains NaN or infinite values")
     outs = []
     with torch.no_grad():
-        for batch in torch.as_tensor(images).split(batch_size):
+        for batch in x.split(batch_size):
             outs.append(fn(batch if device is None else batch.to(device)).double().cpu())
     return torch.cat(outs)
 
 # %% ../nbs/04_metrics.ipynb #ce514519
+def _mnist_model(model)->MnistClassifier:
+    "`model` in eval mode, or the shipped classifier for `None`; a `TypeError` naming `model` otherwise."
+    if model is None: return mnist_classifier()
+    if not isinstance(model, MnistClassifier): raise TypeError(f"model must be a MnistClassifier or None, got {type(model).__name__}")
+    return model.eval()
+
 def mnist_score(images, # (N, 1, 28, 28) digits in [-1, 1]
                 splits:int=10, # Parts for the mean and std, as in `inception_score`
                 model:MnistClassifier|None=None # Classifier; default: the shipped one
                )->tuple: # `(mean, std)`
     "Inception Score of digits under the MNIST classifier (at most 10)."
-    model = mnist_classifier() if model is None else model.eval()
+    model = _mnist_model(model)
     return inception_score(extract_features(model, _check_images(images)), splits, from_logits=True)
 
 def mnist_features(images, # (N, 1, 28, 28) digits in [-1, 1]
                    model:MnistClassifier|None=None # Classifier; default: the shipped one
                   )->Tensor: # (N, 128) float64
     "Penultimate-layer features of the MNIST classifier."
-    model = mnist_classifier() if model is None else model.eval()
-    return extract_features(model.features, _check_images(images))
+    return extract_features(_mnist_model(model).features, _check_images(images))
 
 def mnist_fid(images_a, # (N1, 1, 28, 28) digits in [-1, 1]
               images_b, # (N2, 1, 28, 28) digits in [-1, 1]
               model:MnistClassifier|None=None # Classifier; default: the shipped one
              )->float:
     "FID between two sets of digits in the MNIST classifier's 128-d features (`SmallSampleWarning` for 128 digits or fewer)."
-    model = mnist_classifier() if model is None else model
-    return fid_from_features(mnist_features(images_a, model), mnist_features(images_b, model))
+    a, b, model = _check_images(images_a, 'images_a'), _check_images(images_b, 'images_b'), _mnist_model(model)
+    return fid_from_features(mnist_features(a, model), mnist_features(b, model))
 
 def mnist_kid(images_a, # (N1, 1, 28, 28) digits in [-1, 1]
               images_b, # (N2, 1, 28, 28) digits in [-1, 1]
@@ -719,8 +739,8 @@ def mnist_kid(images_a, # (N1, 1, 28, 28) digits in [-1, 1]
               **kwargs # Passed to `kid` (n_subsets, subset_size, seed)
              )->tuple: # `(mean, std)`
     "KID between two sets of digits in the MNIST classifier's feature space."
-    model = mnist_classifier() if model is None else model
-    return kid(mnist_features(images_a, model), mnist_features(images_b, model), **kwargs)
+    a, b, model = _check_images(images_a, 'images_a'), _check_images(images_b, 'images_b'), _mnist_model(model)
+    return kid(mnist_features(a, model), mnist_features(b, model), **kwargs)
 
 # %% ../nbs/04_metrics.ipynb #a1a37efb
 FID_WEIGHTS_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
