@@ -26,7 +26,12 @@ Links are made to work where each output is read:
 - in README.md (also the PyPI long description), relative links become absolute GitHub links (`git_url` + `/blob/BRANCH/nbs/...`)
   and images absolute raw URLs (`raw.githubusercontent.com/...`), which work on GitHub, on PyPI and in any copy.
 
-Every page ends with links to the previous and the next page; long code lines wrap.
+Once every page is written, each link to an anchor that its page lacks (nbdev links every backticked name it knows, but
+only names rendered by `show_doc` get an anchor) is pointed at the documented class of a method, or else made plain text,
+so that no link dangles (`fix_anchors`).
+
+Every page ends with links to the previous and the next page; long code lines wrap. Below 50rem the sidebar hides and a
+"Pages" button in the top bar shows it over the page.
 
 With `--readme`, it instead writes README.md (GitHub-flavoured markdown, math kept as `$...$`) from the notebook
 named by `readme_nb` in settings.ini (`nbs/index.ipynb`), the way `nbdev_readme` would.
@@ -39,7 +44,7 @@ Usage (from anywhere inside the repository):
 """
 import argparse, base64, html, json, os, posixpath, re, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import yaml
 
@@ -74,7 +79,16 @@ nav.toc ul { list-style: none; padding-left: .8rem; margin: 0; border-left: 1px 
 nav.toc li { margin: .15rem 0; }
 nav.toc a { color: var(--muted); }
 @media (max-width: 92rem) { nav.toc { display: none; } }
-@media (max-width: 50rem) { nav.sidebar { display: none; } main { padding: 1rem; } }
+.menu-button { display: none; }
+@media (max-width: 50rem) {
+  nav.sidebar { display: none; } main { padding: 1rem; }
+  .topbar { padding: 0 .75rem; }
+  .menu-button { display: inline-block; flex: 0 0 auto; background: none; color: #fff; border: 1px solid #6e7781; border-radius: 6px;
+                 padding: .15rem .6rem; font: inherit; font-size: .9rem; cursor: pointer; }
+  .menu-button:hover, .menu-button:focus-visible { background: #32383f; }
+  body.nav-open nav.sidebar { display: block; position: fixed; top: 3rem; left: 0; bottom: 0; z-index: 3; height: auto;
+                              width: min(20rem, 85vw); box-shadow: 0 0 1.5rem rgba(0, 0, 0, .3); }
+}
 header.page-header { border-bottom: 1px solid var(--line); margin-bottom: 1.5rem; padding-bottom: .75rem; }
 header.page-header h1 { margin: 0 0 .4rem; font-size: 2.2rem; line-height: 1.2; }
 p.description { margin: 0; font-size: 1.2rem; color: var(--muted); font-style: italic; }
@@ -131,9 +145,10 @@ $wrap-css$
 </style>
 </head>
 <body>
-<header class="topbar"><a class="brand" href="$home$">$site$</a><span class="tagline">$tagline$</span></header>
+<header class="topbar"><button type="button" class="menu-button" aria-controls="pages" aria-expanded="false"
+ onclick="this.setAttribute('aria-expanded', document.body.classList.toggle('nav-open'))">&#9776; Pages</button><a class="brand" href="$home$">$site$</a><span class="tagline">$tagline$</span></header>
 <div class="layout">
-<nav class="sidebar" aria-label="Pages">
+<nav class="sidebar" id="pages" aria-label="Pages">
 $sidebar$
 </nav>
 <main>
@@ -580,7 +595,49 @@ def build_site(cfg, out:Path, only:list=None):
                            source=(Path(cfg.nbs_path.name)/f).as_posix(), resource_path=cfg.nbs_path/f.parent)
         written.append(dest)
         print(f"  {f} -> {dest.relative_to(out.parent) if out.parent in dest.parents else dest}")
+    for page, log in fix_anchors(out).items():       # after every page is written: links between pages need their anchors
+        print(f"  {page}: {len(log)} link(s) to an anchor that no page has: {'; '.join(log)}")
     return written, errors
+
+
+_ANCHOR_LINK = re.compile(r'<a\b([^>]*?)\bhref="([^"#]*)#([^"]+)"([^>]*)>(.*?)</a>', re.S)
+_IDS = re.compile(r'\s(?:id|name)="([^"]*)"')
+
+
+def page_ids(page:Path)->set:
+    "The fragment targets of an HTML page: its `id` and `name` attributes."
+    return {html.unescape(i) for i in _IDS.findall(page.read_text(encoding='utf-8'))}
+
+
+def fix_anchors(out:Path)->dict:
+    """Make every link to an anchor of a local page land on an element that exists; return what changed, by page.
+
+    nbdev links each backticked name it knows (a doc link) to `page.html#name`, but only the names that a `show_doc` rendered
+    have an anchor: a method whose class is documented without it (`FeatureStats.save`), or a private helper (`_hook`),
+    has none. Such a link is pointed at the documented class (`#featurestats`) when there is one, and otherwise becomes
+    plain text (its code span kept), so that no link dangles. `#top` is left alone (HTML scrolls to the top for it)."""
+    pages = sorted(p for p in out.rglob('*.html') if not p.name.startswith('.'))
+    ids = {p.resolve(): page_ids(p) for p in pages}
+    changed = {}
+    for p in pages:
+        text, log = p.read_text(encoding='utf-8'), []
+        def fix(m):
+            before, path, frag, after, inner = m.groups()
+            if urlsplit(path).scheme or path.startswith('//'): return m.group(0)
+            target = (p.parent/unquote(path)).resolve() if path else p.resolve()
+            name = unquote(html.unescape(frag))
+            if target not in ids or name in ids[target] or name == 'top': return m.group(0)
+            owner = name.rsplit('.', 1)[0] if '.' in name else None
+            if owner and owner in ids[target]:
+                log.append(f"{path}#{frag} -> #{owner}")
+                return f'<a{before}href="{path}#{html.escape(owner, quote=True)}"{after}>{inner}</a>'
+            log.append(f"{path}#{frag} unlinked")
+            return f'<span class="doc-name">{inner}</span>'
+        new = _ANCHOR_LINK.sub(fix, text)
+        if log:
+            p.write_text(new, encoding='utf-8')
+            changed[p.relative_to(out).as_posix()] = log
+    return changed
 
 
 def build_readme(cfg, dest:Path)->Path:

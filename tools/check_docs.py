@@ -10,6 +10,8 @@ runs after the page has loaded and writes what it finds into the DOM, which this
   elements excluded), or a pandoc `.math` span without a `<math>` element (TeX that pandoc could not convert);
 - has a broken image: an `<img>` whose `naturalWidth` is 0 after loading;
 - links to a local file that does not exist (e.g. a page that was not built);
+- links to an anchor that its page lacks (`page.html#name` or `#name` with no element of that `id` or `name`; `#top` is
+  always fine, HTML scrolls to the top for it);
 - shows raw markdown link syntax, `[text](target)` with a URL, a page or an anchor as target, in rendered text or in an output
   (a `show_doc` signature included): markdown that was never rendered. Source code cells and inline `code` in prose are
   excluded, where such syntax can be meant;
@@ -86,6 +88,8 @@ window.addEventListener('load', function () {
   });
   // 4. links, resolved by the caller
   document.querySelectorAll('a[href]').forEach(function (a) { r.links.push(a.getAttribute('href')); });
+  r.ids = [];
+  document.querySelectorAll('[id], a[name]').forEach(function (e) { if (e.id !== '__MARK__') r.ids.push(e.id || e.getAttribute('name')); });
   r.height = Math.max(document.documentElement.scrollHeight, document.body.scrollHeight);
   var out = document.createElement('pre');
   out.id = '__MARK__'; out.textContent = JSON.stringify(r);
@@ -153,6 +157,32 @@ def broken_links(page:Path, links:list)->list:
     return sorted(set(bad))
 
 
+_IDS = re.compile(r"""\s(?:id|name)\s*=\s*["']([^"']*)["']""")
+
+
+def page_ids(path:Path)->set:
+    "The `id` and `name` attributes of the HTML file at `path` (the anchors a link into it may name)."
+    return {html.unescape(i) for i in _IDS.findall(path.read_text(encoding='utf-8', errors='replace'))}
+
+
+def missing_anchors(page:Path, links:list, own_ids=())->list:
+    "Links from `page` to an anchor of a local HTML page (itself included: `own_ids`, as loaded) that has no such element."
+    bad, cache = [], {}
+    for href in links:
+        u = urlsplit(href)
+        if u.scheme or u.netloc or not u.fragment: continue
+        target = page if not u.path else page.parent/unquote(u.path)
+        if not target.is_file() or target.suffix.lower() not in ('.html', '.htm'): continue   # a missing file is reported as such
+        name = unquote(u.fragment)
+        if name == 'top': continue
+        if target == page: ids = set(own_ids) | page_ids(page)
+        else:
+            if target not in cache: cache[target] = page_ids(target)
+            ids = cache[target]
+        if name not in ids: bad.append(href)
+    return sorted(set(bad))
+
+
 def online_site()->str:
     "The published site (doc_host + doc_baseurl of settings.ini), e.g. https://gan-notes.github.io/gan_notes; '' if unknown."
     cfg = configparser.ConfigParser(delimiters=['='])
@@ -177,6 +207,7 @@ def problems(page:Path, r:dict, online:str='')->list:
     out += [f"TeX that pandoc could not convert to MathML: {e}" for e in r['bad_math']]
     out += [f"broken image (naturalWidth 0): {e}" for e in r['bad_img']]
     out += [f"link to a missing local file: {e}" for e in broken_links(page, r['links'])]
+    out += [f"link to a missing anchor: {e}" for e in missing_anchors(page, r['links'], r.get('ids', ()))]
     out += [f"raw markdown link not rendered: {e}" for e in r['raw_md']]
     out += [f"__main__ in a rendered type (should be the real module): {e}" for e in r['main_types']]
     out += [f"link to the online site in the offline build: {e}" for e in online_links(r['links'], online)]

@@ -36,6 +36,7 @@ GOOD_BODY = f"""<h1>Good</h1>
 <div class="sourceCode"><pre><code>raise ValueError("n") # Traceback (most recent call last) in source is fine: $a$</code></pre></div>
 <div class="cell-output cell-output-stdout"><pre>{{'modes': 8, 'hq': 0.99}}</pre></div>
 <img src="data:image/png;base64,{png_1x1()}" alt="ok"> <a href="other.html">other</a> <a href="#top">top</a>
+<h2 id="part">Part</h2> <a href="#part">this part</a> <a href="other.html#sec">a section of the other page</a> <a name="old"></a><a href="#old">old-style anchor</a>
 <a href="https://example.invalid/x.html">external</a> <a href="https://gan-notes.github.io/other_project/">another site of the host</a>
 <p>Markdown in inline code is meant: <code>[name](page.html)</code>, <code>__main__.Foo</code>.</p>
 <div class="sourceCode"><pre class="sourceCode python cell-code"><code>s = "[`f`](https://e.invalid/f.html)"  # __main__.Foo in source</code></pre></div>"""
@@ -57,6 +58,8 @@ BAD = {
     'missing_image': ('<p><img src="no_such_file.png" alt="x"></p>', 'broken image'),
     'corrupt_image': ('<p><img src="data:image/png;base64,AAAAAAAA" alt="x"></p>', 'broken image'),
     'missing_page': ('<p><a href="not_built.html#anchor">next</a></p>', 'link to a missing local file'),
+    'missing_anchor': ('<p>See <a href="other.html#featurestats.save"><code>FeatureStats.save</code></a>.</p>', 'link to a missing anchor'),
+    'missing_own_anchor': ('<p><a href="#top">top</a> is fine, <a href="#_hook"><code>_hook</code></a> is not.</p>', 'link to a missing anchor'),
     'raw_md_link_prose': ('<p>See [`build_parser`](cli.html#build_parser) for the options.</p>', 'raw markdown link not rendered'),
     'raw_md_link_signature': (SIG.format('def cmd_fid(\n    args, # the arguments (see [`build_parser`](https://gan-notes.github.io/'
                                          'gan_notes/cli.html#build_parser))\n)-&gt;int:'), 'raw markdown link not rendered'),
@@ -96,10 +99,10 @@ RENDERED = {
                   code('print("$5 and $6")', {'output_type': 'stream', 'name': 'stdout', 'text': '$5 and $6\n'}),
                   code('#| echo: false\n#| output: asis\nshow_doc(f)',
                        {'output_type': 'execute_result', 'data': {'text/markdown': SHOW_DOC}, 'metadata': {}})), None),
-    'r_error': (nb(code('1/0', {'output_type': 'error', 'ename': 'ZeroDivisionError', 'evalue': 'division by zero',
+    'r_error': (nb(md('### g'), code('1/0', {'output_type': 'error', 'ename': 'ZeroDivisionError', 'evalue': 'division by zero',
                                 'traceback': ['\x1b[31mTraceback (most recent call last)\x1b[0m', 'ZeroDivisionError: division by zero']})),
                 'Python error shown'),
-    'r_stderr': (nb(code('warn()', {'output_type': 'stream', 'name': 'stderr',
+    'r_stderr': (nb(md('### g'), code('warn()', {'output_type': 'stream', 'name': 'stderr',
                                     'text': 'Traceback (most recent call last):\n  File "<x>"\nKeyError: 1\n'})), 'Python error shown'),
     'r_space_math': (nb(md('A formula with spaces: $ x^2 $ stays text in pandoc.')), 'raw TeX math not rendered'),
     'r_bad_tex': (nb(md('An unknown macro: $\\frob{x}$.')), 'TeX that pandoc could not convert'),
@@ -110,7 +113,7 @@ RENDERED = {
 def build_pages(d:Path):
     "Write every test page into `d`."
     (d/'good.html').write_text(page(GOOD_BODY), encoding='utf-8')
-    (d/'other.html').write_text(page('<p>the other page</p>'), encoding='utf-8')
+    (d/'other.html').write_text(page('<p>the other page</p><h2 id="sec">A section</h2>'), encoding='utf-8')
     (d/'index.html').write_text(page('<p>home: rendered pages link to it</p>'), encoding='utf-8')
     for name, (body, _) in BAD.items(): (d/f'{name}.html').write_text(page(body), encoding='utf-8')
     pages = [(Path(f'{n}.ipynb'), f'{n}.html', n) for n in RENDERED]
@@ -124,7 +127,7 @@ def check_rendering(d:Path)->list:
     "What the renderer must have produced in the rendered pages (failures as messages)."
     out, good = [], (d/'r_good.html').read_text(encoding='utf-8')
     for want in ['<a class="sig-link" href="r_error.html#g">g</a>', '<span class="sig-code">h</span>', 'gan_notes.test.Thing',
-                 'href="r_stderr.html#g"', 'href="index.html"', 'white-space: pre-wrap']:
+                 'href="r_stderr.html#g"', 'href="index.html"', 'white-space: pre-wrap', 'class="menu-button"', 'id="pages"']:
         if want not in good: out.append(f"r_good.html: the renderer should have produced {want!r}")
     names = list(RENDERED)
     for i, name in enumerate(names):
@@ -160,6 +163,54 @@ def test_progress_bars():
     assert '[##] 2/2 y' in out and '1/2' not in out, out
 
 
+def test_fix_anchors():
+    "build_docs.fix_anchors: a method's missing anchor -> its class's, a private name's -> plain text; the rest untouched."
+    with tempfile.TemporaryDirectory() as t:
+        d = Path(t)
+        (d/'metrics.html').write_text(page('<h3 id="featurestats">FeatureStats</h3><h3 id="kid">kid</h3>'), encoding='utf-8')
+        links = ('<a href="metrics.html#featurestats.save"><code>FeatureStats.save</code></a> '
+                 '<a href="metrics.html#_features"><code>_features</code></a> <a href="metrics.html#kid">kid</a> '
+                 '<a href="#top">top</a> <a href="#nowhere.else">x</a> <a href="https://e.invalid/metrics.html#nope">ext</a>')
+        (d/'cli.html').write_text(page(links), encoding='utf-8')
+        log = build_docs.fix_anchors(d)
+        got = (d/'cli.html').read_text(encoding='utf-8')
+        hrefs = re.findall(r'href="([^"]*)"', got)
+        problems = check_docs.missing_anchors(d/'cli.html', hrefs)
+    want = ('<a href="metrics.html#featurestats"><code>FeatureStats.save</code></a> <span class="doc-name"><code>_features</code></span> '
+            '<a href="metrics.html#kid">kid</a> <a href="#top">top</a> <span class="doc-name">x</span> '
+            '<a href="https://e.invalid/metrics.html#nope">ext</a>')
+    assert want in got, f"fix_anchors:\n got  {got}\n want {want}"
+    assert log == {'cli.html': ['metrics.html#featurestats.save -> #featurestats', 'metrics.html#_features unlinked', '#nowhere.else unlinked']}, log
+    assert problems == [], problems
+
+
+MENU_JS = """<script>window.addEventListener('load', function () {
+  var side = document.querySelector('nav.sidebar'), btn = document.querySelector('.menu-button'), r = {};
+  var shown = function (e) { return getComputedStyle(e).display !== 'none'; };
+  r.before = [shown(side), shown(btn)]; btn.click(); r.after = [shown(side), btn.getAttribute('aria-expanded')];
+  var o = document.createElement('pre'); o.id = 'menu_result'; o.textContent = JSON.stringify(r); document.body.appendChild(o);
+});</script>"""
+
+
+def test_menu_button():
+    "Below 50rem the sidebar hides and the top bar's Pages button shows it; at full width the button is hidden."
+    import json
+    with tempfile.TemporaryDirectory() as t:
+        d = Path(t)
+        build_pages(d)
+        text = (d/'r_good.html').read_text(encoding='utf-8').replace('</body>', MENU_JS + '</body>')
+        (d/'menu.html').write_text(text, encoding='utf-8')
+        b, res = check_docs.Browser(check_docs.find_browser()), {}
+        try:
+            for width in (600, 1280):
+                dom = b.run((d/'menu.html').as_uri(), f'--window-size={width},800', '--virtual-time-budget=3000', '--dump-dom').stdout
+                m = re.search(r'<pre id="menu_result">(.*?)</pre>', dom, re.S)
+                res[width] = json.loads(m.group(1)) if m else None
+        finally: b.close()
+    assert res[600] == {'before': [False, True], 'after': [True, 'true']}, f"narrow page: {res[600]}"   # hidden, button; shown after a click
+    assert res[1280]['before'] == [True, False], f"wide page: {res[1280]}"                                # sidebar, no button
+
+
 def test_checker():
     "Every bad page is reported with the right problem, and only the bad pages are."
     with tempfile.TemporaryDirectory() as t:
@@ -183,5 +234,5 @@ def test_checker():
 
 
 if __name__ == '__main__':
-    try: test_readme_links(); test_progress_bars(); test_checker()
+    try: test_readme_links(); test_progress_bars(); test_fix_anchors(); test_menu_button(); test_checker()
     except AssertionError as e: sys.exit(f"test_check_docs FAILED:\n{e}")
