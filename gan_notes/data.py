@@ -34,6 +34,12 @@ def _check_positive(name:str, v)->float:
     if not 0 < f < math.inf: raise ValueError(f"{name} must be a positive number, got {_short(v)}")
     return f
 
+def _check_size(v, name:str, lo:int=1)->int:
+    "`check_int(v, name, lo)`, and below 2**63: a larger size is not even an int64, so torch cannot hold it."
+    check_int(v, name, lo)
+    if v >= 2**63: raise ValueError(f"{name} must be below 2**63 (the largest size torch can hold), got {v}")
+    return v
+
 def _short(v)->str:
     "`v` for a message: its repr, cut to 60 characters."
     r = repr(v)
@@ -54,9 +60,12 @@ def check_device(device, # `None`, or a device such as `'cpu'`, `'cuda:0'` or a 
                 ):
     "`device` as a `torch.device` (`None` stays `None`); else a `ValueError` naming `name`."
     if device is None: return None
-    try: return torch.device(device)
+    try: dev = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
         raise ValueError(f"{name} must be a device such as 'cpu' or 'cuda:0', got {_short(device)}") from None
+    if dev.type == 'cuda' and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"{name} {str(dev)!r} is not on this machine (CUDA devices: {torch.cuda.device_count() if torch.cuda.is_available() else 0})")
+    return dev
 
 # %% ../nbs/00_data.ipynb #c147d99a
 def _real_tensor(x, # Candidate array of real numbers
@@ -205,8 +214,7 @@ def sample_noise(n:int, # Number of noise vectors
                  device=None # Device of the result
                 )->Tensor: # Float32 tensor (n, dim)
     "Draw `n` noise vectors z ~ p_z of dimension `dim`."
-    check_int(n, 'n')
-    check_int(dim, 'dim')
+    for name, v in (('n', n), ('dim', dim)): _check_size(v, name)
     device = check_device(device)
     if not isinstance(kind, str) or kind not in PRIORS: raise ValueError(f"unknown prior kind {_short(kind)}; choose one of {PRIORS}")
     if kind == 'gaussian': z = torch.randn(n, dim, generator=generator)
@@ -221,9 +229,9 @@ def sample_codes(n:int, # Number of codes
                  device=None # Device of the result
                 )->tuple: # `(one_hot (n, n_categories), continuous (n, n_continuous), labels (n,))`
     "Draw InfoGAN latent codes: a uniform categorical code (one-hot and labels) and continuous U[-1, 1] codes."
-    check_int(n, 'n')
+    _check_size(n, 'n')
     for name, v in (('n_categories', n_categories), ('n_continuous', n_continuous)):
-        check_int(v, name, 0)
+        _check_size(v, name, 0)
     device = check_device(device)
     labels = torch.randint(max(n_categories, 1), (n,), generator=generator)
     one_hot = torch.nn.functional.one_hot(labels, n_categories).float() if n_categories else torch.zeros(n, 0)

@@ -567,10 +567,8 @@ def fid_infinity(f_gen, # (N, d) features of the generated set; FID is computed 
         raise ValueError(f"min_n must be an integer in [2, {n - 1}] (below the {n} samples of f_gen), got {min_n!r}")
     check_seed(seed)
     if n_points > n - min_n + 1:
-        raise ValueError(f"{n_points} distinct subset sizes do not fit between min_n = {min_n} and N = {n}; use fewer points")
-    sizes = np.linspace(min_n, n, n_points).astype(int)
-    if len(set(sizes.tolist())) < n_points:
-        raise ValueError(f"{n_points} distinct subset sizes do not fit between min_n = {min_n} and N = {n}; use fewer points")
+        raise ValueError(f"n_points = {n_points} distinct subset sizes do not fit between min_n = {min_n} and N = {n}; use fewer points")
+    sizes = np.linspace(min_n, n, n_points).astype(int)   # steps of at least 1: distinct after truncation
     g = torch.Generator().manual_seed(seed)
     fids = np.array([FeatureStats(d, f.device).update(f[torch.randperm(n, generator=g)[:m].to(f.device)]).fid(st_ref)
                      for m in sizes])
@@ -588,6 +586,7 @@ class MnistClassifier(nn.Module):
     "A small CNN for 28×28 digits in [-1, 1]: three conv blocks (16, 32, 32 channels), a 128-d penultimate layer (the FID features), 10 logits."
     def __init__(self, n_features:int=MNIST_N_FEATURES): # Width of the penultimate layer
         check_int(n_features, 'n_features')
+        if n_features >= 2**31: raise ValueError(f"n_features must be below 2**31 (a layer of 288 × n_features weights), got {n_features}")
         super().__init__()
         def block(i, o): return [nn.Conv2d(i, o, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
         self.body = nn.Sequential(*block(1, 16), *block(16, 32), *block(32, 32),         # 28 → 14 → 7 → 3
@@ -665,7 +664,7 @@ def mnist_classifier(path=None # Weights file; default: the one shipped in `gan_
     if path is not None and not isinstance(path, (str, os.PathLike)): raise TypeError(f"path must be a file path or None, got {type(path).__name__}")
     path = Path(MNIST_CLASSIFIER_PATH if path is None else path)
     if not path.exists():
-        raise FileNotFoundError(f"no classifier weights at {str(path)!r}; the package ships them in gan_notes/assets "
+        raise FileNotFoundError(f"no classifier weights at path {str(path)!r}; the package ships them in gan_notes/assets "
                                 "(reinstall it), or train new ones with train_mnist_classifier")
     model = MnistClassifier()
     model.load_state_dict(torch.load(path, map_location='cpu', weights_only=True))
@@ -700,7 +699,7 @@ def extract_features(fn, # Network or function mapping a batch of images to (B, 
     if x.is_floating_point() and not bool(torch.isfinite(x).all()): raise ValueError("images contains NaN or infinite values")
     outs = []
     with torch.no_grad():
-        for batch in x.split(batch_size):
+        for batch in x.split(min(batch_size, len(x))):
             outs.append(fn(batch if device is None else batch.to(device)).double().cpu())
     return torch.cat(outs)
 
