@@ -18,7 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.overrides import TorchFunctionMode
 from .data import check_int
 from .structure import (Callback, Checkpointer, CancelFitException, MetricsCallback, Learner, load_checkpoint,
-                                 save_checkpoint, player_networks, _rng_state, _set_rng_state)
+                                 save_checkpoint, read_checkpoint, player_networks, _rng_state, _set_rng_state)
 
 # %% ../nbs/11_distributed.ipynb #d2a548f4
 def dist_env()->dict:
@@ -357,15 +357,16 @@ class DistributedCheckpointer(Checkpointer):
         own = rank_state(learn)
         ranks = [None]*dist.get_world_size() if is_main() else None
         dist.gather_object(own, ranks, dst=0)
-        if is_main(): save_checkpoint(learn, self.path, ranks=ranks)
+        if is_main(): save_checkpoint(learn, self.path, self.meta, ranks=ranks)
         dist.barrier()   # when save returns, on any rank, the file is there
 
 def load_distributed_checkpoint(learn:Learner, # The learner on this rank (same networks, objective and settings)
-                                path # A checkpoint of `DistributedCheckpointer`, or of one process
+                                path, # A checkpoint of `DistributedCheckpointer`, or of one process
+                                expected:dict|None=None # What the run must have been (see `structure.load_checkpoint`)
                                )->Learner:
     "Restore this rank of `learn` from `path`: the shared state, then (if the file has them) this rank's own RNG streams and buffers."
-    load_checkpoint(learn, path)
-    ranks = torch.load(path, map_location='cpu', weights_only=True).get('ranks')
+    load_checkpoint(learn, path, expected)
+    ranks = read_checkpoint(path).get('ranks')
     if ranks is None: return learn
     rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
     if len(ranks) != world:
@@ -396,12 +397,12 @@ class RankRole:
         "The run's callbacks on this rank: without evaluation and progress except on rank 0, with `DDPCallback`."
         from gan_notes.dashboard import Dashboard
         return [c for c in cbs if self.is_main or not isinstance(c, (MetricsCallback, Dashboard))] + [DDPCallback()]
-    def checkpointer(self, path, every:int)->Checkpointer:
+    def checkpointer(self, path, every:int, meta:dict|None=None)->Checkpointer:
         "The run's checkpoint callback: a `DistributedCheckpointer`."
-        return DistributedCheckpointer(path, every)
-    def load_checkpoint(self, learn, path)->Learner:
+        return DistributedCheckpointer(path, every, meta)
+    def load_checkpoint(self, learn, path, expected:dict|None=None)->Learner:
         "Resume this rank from the run's checkpoint."
-        return load_distributed_checkpoint(learn, path)
+        return load_distributed_checkpoint(learn, path, expected)
 
 # %% ../nbs/11_distributed.ipynb #90a27175
 def torchrun_args(nproc:int, # Processes on this machine
