@@ -4,15 +4,15 @@
 
 # %% auto #0
 __all__ = ['PROG', 'LIMITS', 'OWN_SETTINGS', 'LOCK_FILE', 'TRAIN_DEFAULTS', 'ARCH_KEYS', 'INTERVALS', 'RUN_FILES',
-           'LAUNCH_OPTIONS', 'SETTING_FLAGS', 'REPORT_FILES', 'COMPARE_PLAN', 'GROUPS', 'FID_MAX_ABS', 'COMMANDS',
-           'CliError', 'Interrupted', 'positive_int', 'seed_int', 'label_int', 'bounded_int', 'out_path', 'suffix_path',
-           'build_parser', 'ensure_writable', 'output_lock', 'terminal_width', 'fit_line', 'progress_callback',
-           'machine_memory', 'train_memory', 'sample_memory', 'check_fits', 'plot_training', 'min_hq_samples',
-           'cmd_train', 'launch_train', 'train_command', 'cmd_sample', 'cmd_compare', 'load_fid_input', 'fid_between',
-           'cmd_fid', 'main']
+           'LAUNCH_OPTIONS', 'RANK_MEMORY', 'SETTING_FLAGS', 'REPORT_FILES', 'COMPARE_PLAN', 'GROUPS', 'FID_MAX_ABS',
+           'COMMANDS', 'CliError', 'Interrupted', 'positive_int', 'seed_int', 'label_int', 'bounded_int', 'out_path',
+           'suffix_path', 'build_parser', 'ensure_writable', 'output_lock', 'terminal_width', 'fit_line',
+           'progress_callback', 'machine_memory', 'train_memory', 'sample_memory', 'check_fits', 'plot_training',
+           'min_hq_samples', 'cmd_train', 'launch_train', 'train_command', 'cmd_sample', 'cmd_compare',
+           'load_fid_input', 'fid_between', 'cmd_fid', 'main']
 
 # %% ../nbs/10_cli.ipynb #07c84242
-import argparse, json, math, os, signal, sys, time, warnings
+import argparse, json, math, os, shutil, signal, sys, time, warnings
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -443,13 +443,14 @@ def sample_memory(learn, # A learner
                   n:int, # Samples asked for
                   **given # What the latent hook is given (e.g. `y`)
                  )->int:
-    "Bytes that drawing `n` samples needs at most: the outputs of every module of G for one sample (forward hooks), plus the samples 3 times."
+    "Bytes that drawing `n` samples needs at most: G's latent and the outputs of each of its modules for one sample (forward hooks), plus the samples 3 times."
     import torch
     from gan_notes.data import check_int
     check_int(n, 'n')
     seen = []
-    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.numel()*o.element_size() if torch.is_tensor(o) else 0))
-             for m in learn.G.modules()]
+    size = lambda ts: sum(t.numel()*t.element_size() for t in ts if torch.is_tensor(t))
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(size([o]))) for m in learn.G.modules()]
+    hooks.append(learn.G.register_forward_hook(lambda m, i, o: seen.append(size(i))))   # the latent G is fed
     try: x = learn.generate(2, 0, **({k: v[:2] if hasattr(v, '__len__') else v for k, v in given.items()}))
     finally:
         for h in hooks: h.remove()
@@ -719,6 +720,22 @@ def _check_split(args, world_size:int, who:str):
         try: split_batch(int(batch), world_size)
         except ValueError as e: raise CliError(f"{who}: {e}") from None
 
+RANK_MEMORY = 2**29   # a rank's own memory before its networks: Python with torch and gan_notes imported (measured: 0.5 GiB)
+
+def _check_nproc(nproc:int, args):
+    "`CliError` unless `nproc` processes fit this machine: one per CPU core, each with `RANK_MEMORY` and its networks' training memory."
+    from gan_notes.experiments import get_recipe
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    cfg = _train_config(args)
+    recipe = get_recipe(cfg['objective'])
+    nets = train_memory(recipe.resolve(**{k: cfg[k] for k in ARCH_KEYS if cfg.get(k) is not None})) if recipe.build is None else 0
+    avail, total = machine_memory()
+    per = RANK_MEMORY + nets
+    limit = max(1, min(cores, avail//per))
+    if nproc > limit:
+        raise CliError(f"--nproc {nproc}: at most {limit} on this machine: {cores} CPU core(s), one process each, and "
+                       f"{_size(avail)} of memory available (of {_size(total)}), about {_size(per)} per process")
+
 def launch_train(args # Parsed `gan-notes train` arguments with `--nproc`
                 )->int:
     "`gan-notes train --nproc N`: check the run's settings, then start N ranks of `gan_notes.cli train` through `torchrun`."
@@ -730,6 +747,7 @@ def launch_train(args # Parsed `gan-notes train` arguments with `--nproc`
     if torch.cuda.is_available() and nproc > torch.cuda.device_count():
         raise CliError(f"--nproc {nproc}: this machine has {torch.cuda.device_count()} GPUs; start at most one process per GPU")
     _check_split(args, nproc*nnodes, f"--nproc {nproc}" + (f" --nnodes {nnodes}" if nnodes > 1 else ''))
+    if not torch.cuda.is_available(): _check_nproc(nproc, args)
     argv = torchrun_args(nproc, ['-m', 'gan_notes.cli', 'train', *_worker_args(args)], nnodes, args.rdzv_endpoint, args.rdzv_timeout)
     return _run_torchrun(argv, args.rdzv_endpoint, args.rdzv_timeout)
 
@@ -814,8 +832,8 @@ def _held(out:Path)->list:
     "The files of an earlier comparison in `out`."
     return [out/f for f in (*REPORT_FILES, COMPARE_PLAN) if (out/f).is_file()] + sorted((out/GROUPS).glob('group-*.json'))
 
-def _claim(out:Path, plan:dict, resume:bool, replace:bool):
-    "Make `out` this comparison's: refuse one holding another's (unless `replace`: delete it); with `resume`, check it is the same one."
+def _claim(out:Path, plan:dict, resume:bool, replace:bool, dry:bool=False):
+    "Make `out` this comparison's: refuse one holding another's (unless `replace`: delete it); with `resume`, check it is the same one; `dry`: check only."
     held = _held(out)
     if resume:
         try: old = json.loads((out/COMPARE_PLAN).read_text())
@@ -831,6 +849,7 @@ def _claim(out:Path, plan:dict, resume:bool, replace:bool):
     if held and not replace:
         raise CliError(f"{str(out)!r} already holds a comparison ({held[0].relative_to(out)}); continue it with --resume, "
                        "overwrite it with --replace, or choose another --out")
+    if dry: return
     for f in held: f.unlink()
     from gan_notes.structure import atomic_write
     atomic_write(out/COMPARE_PLAN, lambda f: f.write(json.dumps(plan, indent=1) + '\n'), mode='w')
@@ -853,13 +872,8 @@ def _compare_locked(args, out:Path, t0:float)->int:
     jobs = min(args.jobs, len(args.objectives)*len(args.data))
     shown = {'t': -math.inf, 'frac': -1., 'runs': 0}
     settings = {k: (tuple(v) if k == 'betas' else v) for k in SETTING_FLAGS if (v := getattr(args, k)) is not None}
-    _claim(out, _compare_plan(args, settings), args.resume, args.replace)
-    if not args.quiet:   # first, before the slow imports: the user sees at once that it runs
-        print(fit_line([f"{PROG} compare: {total_runs} runs of {args.steps} steps", f"({', '.join(args.objectives)} on "
-                        f"{', '.join(args.data)}, {args.seeds} seeds, {jobs} processes)"], terminal_width()), file=sys.stderr, flush=True)
-        print(fit_line([f"{_bar(0.)}   0% 0s elapsed", 'estimating time left', f"(0/{total_runs} runs done)"], terminal_width()),
-              file=sys.stderr, flush=True)
-        shown.update(t=0., frac=0.)
+    plan = _compare_plan(args, settings)
+    _claim(out, plan, args.resume, args.replace, dry=True)   # refused before anything is deleted or written
     import matplotlib; matplotlib.use('Agg')
     from gan_notes.experiments import OBJECTIVES, write_report, report_table, overrides
     from gan_notes.comparison import sweep, resolve
@@ -869,6 +883,13 @@ def _compare_locked(args, out:Path, t0:float)->int:
     check_fits(need*jobs, ' '.join([f'--seeds {args.seeds}', *(f"--{k.replace('_', '-')} {v}" for k, v in settings.items()
                                                                 if k in ('width', 'depth', 'batch_size', 'z_dim'))]),
                f"{jobs} ensemble(s) of up to {args.seeds*len(args.data)} runs at once: weights, gradients, Adam's moments, activations")
+    _claim(out, plan, args.resume, args.replace)
+    if not args.quiet:
+        print(fit_line([f"{PROG} compare: {total_runs} runs of {args.steps} steps", f"({', '.join(args.objectives)} on "
+                        f"{', '.join(args.data)}, {args.seeds} seeds, {jobs} processes)"], terminal_width()), file=sys.stderr, flush=True)
+        print(fit_line([f"{_bar(0.)}   0% {_duration(time.perf_counter() - t0)} elapsed", 'estimating time left',
+                        f"(0/{total_runs} runs done)"], terminal_width()), file=sys.stderr, flush=True)
+        shown.update(t=0., frac=0.)
     def progress(state, elapsed, recs):
         if args.quiet: return
         frac, now = state.fraction(), time.perf_counter() - t0        # `elapsed` counts from the sweep's start, `now` from the command's
@@ -897,6 +918,7 @@ def _compare_locked(args, out:Path, t0:float)->int:
     cpu = sum(sum(getattr(resource.getrusage(w), k) for k in ('ru_utime', 'ru_stime')) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) - sum(c0)
     if not runs: raise CliError(f"every group of runs failed ({failures[0]['reason']}); no report written")
     paths = write_report(runs, out, wall, cpu, jobs, settings)
+    if not failures: shutil.rmtree(store, ignore_errors=True)   # all in runs.json now; a failed group's absence stays on record
     print(report_table(runs))
     print(f"\n{len(runs)} runs in {wall:.0f} s ({cpu:.0f} s CPU); wrote {paths['md']}, {paths['png']}, {paths['csv']}, {paths['json']}")
     if failures:
