@@ -277,14 +277,15 @@ def terminal_width()->int:
 def fit_line(fields:list, # The line's parts, most important first: strings
              width:int # Columns available
             )->str:
-    "Join `fields` with two spaces, leaving out the fields that do not fit in `width` columns; the first is cut if it alone is too long."
+    "Join `fields` with two spaces, up to the first that does not fit in `width` columns (the line keeps its fields from one redraw to the next); the first is cut if it alone is too long."
     if isinstance(fields, str) or not fields or not all(isinstance(f, str) for f in fields):
         raise ValueError(f"fields must be a non-empty list of strings, got {fields!r}")
     from gan_notes.data import check_int
     check_int(width, 'width')
     line = fields[0]
     for f in fields[1:]:
-        if len(line) + 2 + len(f) <= width: line += '  ' + f
+        if len(line) + 2 + len(f) > width: break
+        line += '  ' + f
     return line[:width]
 
 def _terminal_callback():

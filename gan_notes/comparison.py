@@ -640,6 +640,17 @@ def _die_with_parent(parent:int, # The parent's process id
             if os.getppid() != parent: os._exit(1)
     threading.Thread(target=watch, name='watch-parent', daemon=True).start()
 
+# A worker's first lines, run before it imports torch (seconds): from then on it dies with its parent. (The process's
+# target is `exec` of this text: pickled by name, it needs no import; `_worker_init` would need this module, and torch.)
+_BOOT = '''import ctypes, os, signal, sys
+if sys.platform.startswith('linux'):
+    try: ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))
+    except (OSError, AttributeError): pass
+if os.getppid() != parent: os._exit(1)
+from gan_notes.comparison import _worker_init
+_worker_init(conn, parent)
+'''
+
 def _worker_init(conn, # This worker's end of its pipe to the parent
                  parent:int # The parent's process id
                 ):
@@ -667,11 +678,10 @@ def _parallel(groups:list, kw, todo:list, jobs:int, retries:int, finish, fail, s
     import multiprocessing as mp, collections, os
     from multiprocessing.connection import wait
     ctx = mp.get_context('spawn')
-    from gan_notes.comparison import _worker_init as init   # by module name: a fresh worker imports it
     queue, tries, workers = collections.deque(todo), {i: 0 for i in todo}, {}   # workers: pipe -> [process, its group or None]
     def spawn():
         here, there = ctx.Pipe()
-        p = ctx.Process(target=init, args=(there, os.getpid()), daemon=True, name='gan-notes-sweep-worker')
+        p = ctx.Process(target=exec, args=(_BOOT, {'conn': there, 'parent': os.getpid()}), daemon=True, name='gan-notes-sweep-worker')
         p.start(); there.close(); workers[here] = [p, None]
         return here
     def assign(c):
