@@ -204,7 +204,8 @@ def property_counts(data_dir # The folder holding `properties_*.json`
 # %% ../nbs/12_reliability.ipynb #94fcc4da
 def reliability_summary(properties:dict, # What property_counts returned
                         faults:dict, # `{fault: {'trials': n, 'survived': n, 'criterion': text}}`
-                        census:dict # What bad_input_census returned
+                        census:dict, # What bad_input_census returned
+                        provenance:dict|None=None # What wrote the summary: `command`, `written_by` (notebook and cell), `commit`, ...
                        )->dict:
     "The counts of the reliability summary: property tests, fault trials, bad-input tests, in one JSON-ready dict."
     if not isinstance(properties, dict) or set(properties) != {'fast', 'slow'}:
@@ -213,12 +214,14 @@ def reliability_summary(properties:dict, # What property_counts returned
         if not (isinstance(f, dict) and {'trials', 'survived', 'criterion'} <= set(f) and 0 <= f['survived'] <= f['trials']):
             raise ValueError(f"faults[{name!r}] must hold trials >= survived >= 0 and a criterion, got {f!r}")
     if not isinstance(census, dict) or 'modules' not in census: raise ValueError("census must be bad_input_census' result")
+    if provenance is not None and not (isinstance(provenance, dict) and {'command', 'written_by', 'commit'} <= set(provenance)):
+        raise ValueError(f"provenance must be a dict with command, written_by and commit, got {provenance!r}")
     faults = {name: {**f, 'trials': int(f['trials']), 'survived': int(f['survived'])} for name, f in faults.items()}
     props = {nb: {'properties': len(c), 'examples': sum(c.values()),
                   'slow_examples': sum(properties['slow'].get(nb, {}).values())} for nb, c in sorted(properties['fast'].items())}
     mods = {m: {'public': len(r['public']), 'tested': len(r['tested']), 'cases': sum(r['tested'].values()), 'missing': r['missing']}
             for m, r in census['modules'].items()}
-    return {'properties': props, 'faults': faults,
+    return {**({'provenance': dict(provenance)} if provenance else {}), 'properties': props, 'faults': faults,
             'bad_inputs': {'calls': census['calls'], 'cases': census['cases'], 'public_cases': census['public_cases'],
                            'notebooks': len(census['notebooks']), 'modules': mods}}
 
@@ -231,7 +234,12 @@ def reliability_markdown(s:dict # What reliability_summary returned
     trials, survived = sum(r['trials'] for r in f.values()), sum(r['survived'] for r in f.values())
     pub, tested = sum(r['public'] for r in b['modules'].values()), sum(r['tested'] for r in b['modules'].values())
     lines = ['# Reliability summary', '',
-             'Written by the tests of `nbs/12_reliability.ipynb` from their own counts (`nbs/_data/reliability.json`).', '',
+             'Written by the tests of `nbs/12_reliability.ipynb` from their own counts (`nbs/_data/reliability.json`).', '']
+    if 'provenance' in s:
+        pv = s['provenance']
+        lines += [f"Provenance: {pv['written_by']}; command `{pv['command']}`; commit `{pv['commit']}`"
+                  + (' with uncommitted changes' if pv.get('uncommitted_changes') else '') + '.', '']
+    lines += [
              f"- **Property tests**: {n_props} properties over random inputs (hypothesis), {n_ex:,} examples under `nbdev_test`, "
              f"{n_slow:,} in the slow profile.",
              f"- **Faults injected**: {trials} trials, {survived} survived.",
