@@ -387,6 +387,10 @@ def _train_config(args)->dict:
                            "leave it out to resume")
     return {**INTERVALS, **cfg, **{k: v for k, v in given.items() if k in ('steps', *INTERVALS)}}
 
+def _run_record(cfg:dict)->dict:
+    "What a checkpoint of the run in `cfg` records and must match when loaded: its dataset, seed and objective names."
+    return {k: cfg[k] for k in ('data', 'seed', 'objective')}
+
 def _recipe_learner(cfg:dict, cbs:list=()):
     "The learner of the run described by `cfg`, from its recipe; `CliError` when the GAN does not train on that data."
     from gan_notes.experiments import get_recipe
@@ -630,13 +634,14 @@ def _train_locked(args, role, out:Path)->int:
     cfg = _train_config(args)
     _check_train_size(cfg)
     ckpt = out/'checkpoint.pt'
-    saver = Checkpointer(ckpt, cfg['checkpoint_every']) if role is None else role.checkpointer(ckpt, cfg['checkpoint_every'])
+    run = _run_record(cfg)   # recorded in every checkpoint, and checked when one is loaded
+    saver = Checkpointer(ckpt, cfg['checkpoint_every'], run) if role is None else role.checkpointer(ckpt, cfg['checkpoint_every'], run)
     recipe = get_recipe(cfg['objective'])
     measure = lambda learn: {} if learn.stop_reason else recipe.evaluate(learn)   # a fit stopped by NaN has nothing to measure
     cbs = default_callbacks(10) + [MetricsCallback(measure, cfg['eval_every']), saver] + ([] if args.quiet else [progress_callback(cfg['steps'])])
     recipe, learn = _recipe_learner(cfg, cbs if role is None else role.callbacks(cbs))
     if args.resume:
-        try: (load_checkpoint if role is None else role.load_checkpoint)(learn, ckpt)
+        try: (load_checkpoint if role is None else role.load_checkpoint)(learn, ckpt, run)
         except (ValueError, FileNotFoundError) as e: raise CliError(f"--resume: {e}") from None
         if learn.step > cfg['steps']: raise CliError(f"--steps {cfg['steps']}: the run in {str(out)!r} is already at step {learn.step}")
         saver.saved_step = learn.step
@@ -655,7 +660,7 @@ def _train_locked(args, role, out:Path)->int:
             return 0
         seconds, stopped_at, history = time.perf_counter() - t0, learn.step, learn.history
         if learn.stop_reason and saver.saved_step is not None and learn.step != saver.saved_step:     # measure and show what is on disk: the last good checkpoint
-            load_checkpoint(learn, ckpt); learn.history = history
+            load_checkpoint(learn, ckpt, run); learn.history = history
         m = {**_final_metrics(learn, recipe), 'objective': cfg['objective'], 'data': cfg['data'], 'seed': cfg['seed'],
              'step': learn.step, **({'stopped_at': stopped_at} if stopped_at != learn.step else {}), 'stop_reason': learn.stop_reason}
         history.to_csv(out/'history.csv')
@@ -795,7 +800,7 @@ def cmd_sample(args # The parsed `gan-notes sample` arguments (see `build_parser
     if not (out/'checkpoint.pt').is_file(): raise CliError(f"{name}: no checkpoint.pt in {str(out)!r}; train a run there first")
     cfg = _run_config(out, name)
     recipe, learn = _recipe_learner(cfg)
-    try: load_checkpoint(learn, out/'checkpoint.pt')
+    try: load_checkpoint(learn, out/'checkpoint.pt', _run_record(cfg))
     except (ValueError, FileNotFoundError) as e: raise CliError(f"{name}: {e}") from None
     given = {} if args.label is None else {'y': args.label}
     try: need = sample_memory(learn, args.n, **given)   # also checks the label, on two samples

@@ -30,6 +30,7 @@ def check_labels(y, # Labels: an int (repeated `n` times), or a 1-D tensor/array
         raise ValueError(f"{name} must hold integer class labels, got booleans")
     if isinstance(y, int) or (hasattr(y, 'dtype') and getattr(y, 'ndim', 1) == 0 and 'int' in str(y.dtype)):
         if n is None: raise ValueError(f"{name} is a single label {int(y)}; say how many samples it is for (n)")
+        if not 0 <= int(y) < n_classes: raise ValueError(f"{name} holds label {int(y)}; labels must be in 0..{n_classes - 1} ({n_classes} classes)")
         t = torch.full((n,), int(y), dtype=torch.int64)
     else:
         if isinstance(y, (float, str, bytes)) or y is None:
