@@ -166,7 +166,11 @@ def run(out_dir='bench', # Folder for loop_results.json and loop_results.md
         for v in versions:
             times[v].append(res_r[v])
             if verbose: print(f"round {r+1}/{reps} {v:15s} {steps/res_r[v][0]:7.1f} steps/s wall  {steps/res_r[v][1]:7.1f} steps/s cpu", file=sys.stderr)
-    res = {'config': {**CONFIG, 'steps': steps, 'reps': reps, 'chunk': chunk, 'threads': threads},
+    import subprocess
+    git = subprocess.run(['git', '-C', str(Path(__file__).resolve().parent), 'rev-parse', 'HEAD'], capture_output=True, text=True).stdout.strip()
+    res = {'command': ' '.join(['python', 'bench/loop_bench.py'] + sys.argv[1:]) if Path(sys.argv[0]).name == 'loop_bench.py' else f'loop_bench.run({out_dir!r}, {steps}, {reps}, {chunk}, {threads})',
+           'git': git,
+           'config': {**CONFIG, 'steps': steps, 'reps': reps, 'chunk': chunk, 'threads': threads},
            'machine': {'python': platform.python_version(), 'torch': torch.__version__, 'platform': platform.platform(),
                        'cpus': os.cpu_count(), 'loadavg_start': load0, 'loadavg_end': os.getloadavg()},
            'same_updates_checked': same,
@@ -192,7 +196,8 @@ def to_markdown(res:dict)->str:
              f"MLPs width {c['width']} depth {c['depth']}, batch {c['batch_size']}, k={c['k']}, Adam lr {c['lr']}, "
              f"{c['threads']} torch thread(s); torch {m['torch']}, {m['cpus']} CPUs, load average {m['loadavg_start'][0]:.1f} "
              f"at the start and {m['loadavg_end'][0]:.1f} at the end (the machine is shared). Bare loop checked to give the "
-             f"learner's losses bit for bit: {res['same_updates_checked']}.",
+             f"learner's losses bit for bit: {res['same_updates_checked']}. Written by `{res.get('command', '')}` at commit "
+             f"{res.get('git', '')[:10]}.",
              '',
              '| version | steps/s (wall, median) | steps/s (CPU time, median) |', '|---|---:|---:|']
     for v in res['versions'].values():

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'CHECKPOINT_VERSIONS', 'seed_everything', 'default_device',
-           'arithmetic_signature', 'mlp', 'Generator', 'Discriminator', 'Objective', 'CrossEntropyObjective',
+           'arithmetic_signature', 'mlp', 'Generator', 'Discriminator', 'adam', 'Objective', 'CrossEntropyObjective',
            'TensorSource', 'DatasetSource', 'as_source', 'CancelFitException', 'Callback', 'History', 'Learner',
            'Recorder', 'StopOnNaN', 'MetricsCallback', 'd_output_keys', 'grad_norm', 'player_networks', 'GradNorms',
            'default_callbacks', 'ClipGradients', 'toy_learner', 'atomic_write', 'checkpoint_state', 'write_checkpoint',
@@ -108,6 +108,47 @@ def _setting(v):
     if isinstance(v, (tuple, list)) and all(isinstance(x, _SETTING_TYPES) for x in v): return list(v)
     return None
 
+class _FusedAdam(torch.optim.Adam):
+    "torch's fused Adam, stepped without `Adam.step`'s per-step Python: the same kernel on the same tensors, bit for bit."
+    def _lean(self)->bool:
+        "Whether every group is plain fused Adam and every parameter with a gradient has its state (else `Adam.step` runs)."
+        if self.defaults.get('decoupled_weight_decay') or not hasattr(torch, '_fused_adam_'): return False
+        for g in self.param_groups:
+            if not g['fused'] or g['amsgrad'] or g['capturable'] or g['differentiable'] or g.get('decoupled_weight_decay') \
+               or not isinstance(g['lr'], (int, float)): return False
+            ps = [p for p in g['params'] if p.grad is not None]
+            if any(p.grad.is_sparse or len(self.state[p]) == 0 or p.device != ps[0].device or p.dtype != ps[0].dtype for p in ps):
+                return False
+        return True
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        "One Adam step: `torch._fused_adam_` as `Adam.step` calls it, or `Adam.step` itself when anything is unusual."
+        if closure is not None or not self._lean():
+            return getattr(torch.optim.Adam.step, '__wrapped__', torch.optim.Adam.step)(self, closure)   # unhooked: hooks ran once
+        for g in self.param_groups:
+            ps = [p for p in g['params'] if p.grad is not None]
+            if not ps: continue
+            st = [self.state[p] for p in ps]
+            steps = [s['step'] for s in st]
+            torch._foreach_add_(steps, 1)
+            b1, b2 = g['betas']
+            torch._fused_adam_(ps, [p.grad for p in ps], [s['exp_avg'] for s in st], [s['exp_avg_sq'] for s in st], [], steps,
+                               amsgrad=False, lr=g['lr'], beta1=b1, beta2=b2, weight_decay=g['weight_decay'], eps=g['eps'],
+                               maximize=g['maximize'], grad_scale=None, found_inf=None)
+
+def adam(params, # The parameters (or parameter groups) to optimise
+         lr:float=1e-3, # Learning rate
+         betas:tuple=(0.9, 0.999) # Adam's (beta1, beta2)
+        )->torch.optim.Adam:
+    """`torch.optim.Adam`, fused (one kernel per step for all parameters) where torch has a fused kernel for them (CPU, CUDA):
+    the default optimiser of every objective. Fusing changes the last bits of each update (the same formula, evaluated in
+    another order), not the algorithm; a checkpoint keeps the `fused` flag it was written with, so a run resumes with the
+    arithmetic it started with."""
+    params = list(params)
+    try: return _FusedAdam(params, lr, tuple(betas), fused=True)
+    except RuntimeError: return torch.optim.Adam(params, lr, tuple(betas))   # parameters on a device or of a dtype without a fused kernel
+
 class Objective:
     "Base class of GAN objectives: every hook the loop calls, with the defaults of a plain noise-to-data GAN."
     k:int = 1
@@ -157,8 +198,8 @@ class Objective:
 
     def optimizers(self, learn # The `Learner`, with every network built
                   )->dict: # `{name: torch.optim.Optimizer}`
-        "One optimiser per name; here Adam(`learn.lr`, `learn.betas`) over each network's parameters, named like it."
-        return {name: torch.optim.Adam(m.parameters(), learn.lr, learn.betas) for name, m in learn.models.items()}
+        "One optimiser per name; here `adam(params, learn.lr, learn.betas)` over each network's parameters, named like it."
+        return {name: adam(m.parameters(), learn.lr, learn.betas) for name, m in learn.models.items()}
 
     def after_d_step(self, learn # The `Learner`
                     ):
