@@ -141,10 +141,10 @@ def adam(params, # The parameters (or parameter groups) to optimise
          lr:float=1e-3, # Learning rate
          betas:tuple=(0.9, 0.999) # Adam's (beta1, beta2)
         )->torch.optim.Adam:
-    """`torch.optim.Adam`, fused (one kernel per step for all parameters) where torch has a fused kernel for them (CPU, CUDA):
-    the default optimiser of every objective. Fusing changes the last bits of each update (the same formula, evaluated in
-    another order), not the algorithm; a checkpoint keeps the `fused` flag it was written with, so a run resumes with the
-    arithmetic it started with."""
+    """`torch.optim.Adam` with its fused kernel (one kernel per step for all parameters) where torch has one for them (CPU,
+    CUDA). Fusing changes the last bits of each update (the same formula, evaluated in another order), not the algorithm, so it
+    is not the objectives' default: every stored run was trained unfused. An objective opts in by returning it from
+    `optimizers`; a checkpoint keeps the `fused` flag it was written with, so a run resumes with the arithmetic it started with."""
     params = list(params)
     try: return _FusedAdam(params, lr, tuple(betas), fused=True)
     except RuntimeError: return torch.optim.Adam(params, lr, tuple(betas))   # parameters on a device or of a dtype without a fused kernel
@@ -198,8 +198,8 @@ class Objective:
 
     def optimizers(self, learn # The `Learner`, with every network built
                   )->dict: # `{name: torch.optim.Optimizer}`
-        "One optimiser per name; here `adam(params, learn.lr, learn.betas)` over each network's parameters, named like it."
-        return {name: adam(m.parameters(), learn.lr, learn.betas) for name, m in learn.models.items()}
+        "One optimiser per name; here `torch.optim.Adam(learn.lr, learn.betas)` over each network's parameters, named like it."
+        return {name: torch.optim.Adam(m.parameters(), learn.lr, learn.betas) for name, m in learn.models.items()}
 
     def after_d_step(self, learn # The `Learner`
                     ):
