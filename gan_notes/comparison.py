@@ -22,8 +22,8 @@ from torch import nn, Tensor
 from .data import toy_dataset, mode_coverage, check_samples, sample_noise, check_int
 from .metrics import prdc
 from .names import EVAL_EVERY, EVAL_LAST, TOY_DATASETS
-from .structure import (Learner, Generator, Discriminator, Callback, Objective, seed_everything, atomic_write,
-                                 default_callbacks, as_source)
+from .structure import (Learner, Generator, Discriminator, Callback, Objective, atomic_write,
+                                 default_callbacks, as_source, toy_learner)
 
 # %% ../nbs/02a_comparison.ipynb #67716ac1
 EVAL_SAMPLES, MIN_COUNT = 2500, 20
@@ -428,13 +428,8 @@ class Recipe:
         if isinstance(data, str) and data not in self.datasets: raise ValueError(f"this GAN trains on {', '.join(self.datasets)}, not {data!r}")
         s = self.resolve(**settings)
         if self.build is not None: return self.build(data, seed, list(cbs), **s)
-        ds = toy_dataset(data) if isinstance(data, str) else data
-        objective = self.objective(**settings)
-        seed_everything(seed)
-        G = Generator(s['z_dim'], 2, s['width'], s['depth'], self.g_act)
-        D = Discriminator(2*getattr(objective, 'pack', 1), s['width'], s['depth'], self.d_act)
-        return Learner(G, D, ds, objective, z_dim=s['z_dim'], batch_size=s['batch_size'], lr=s.get('lr', 1e-3),
-                       betas=s.get('betas', (0.5, 0.999)), cbs=list(cbs), seed=seed)
+        return toy_learner(data, self.objective(**settings), s['z_dim'], s['width'], s['depth'], seed, s.get('lr', 1e-3),
+                           self.g_act, self.d_act, batch_size=s['batch_size'], betas=s.get('betas', (0.5, 0.999)), cbs=list(cbs))
 
 def toy_gan(make_objective, # The objective's class (or a factory)
             settings:dict, # Every setting and its default: those of `LEARNER_SETTINGS` it uses, plus the objective's own

@@ -688,13 +688,16 @@ def toy_learner(data='ring8', # A toy dataset name or object
                 depth:int=3, # Hidden layers of both MLPs
                 seed:int=0, # Seed (set before the networks are built)
                 lr:float=1e-3, # Adam learning rate of both players (with betas (0.5, 0.999))
-                **kwargs # Passed to `Learner` (batch_size, k, lr, betas, cbs, prior, device)
+                g_act:str='relu', # Hidden activation of G
+                d_act:str='leaky_relu', # Hidden activation of D
+                **kwargs # Passed to `Learner` (batch_size, k, betas, cbs, prior, device)
                )->Learner:
-    "A `Learner` with MLP generator and discriminator for a 2-D toy dataset, built reproducibly from `seed`."
+    """A `Learner` with MLP generator and discriminator for a 2-D toy dataset, built reproducibly from `seed`; D reads packs
+    of `objective.pack` points when the objective packs them (PacGAN). The one builder of toy learners: a toy `Recipe` calls it."""
     from gan_notes.data import toy_dataset
     ds = toy_dataset(data) if isinstance(data, str) else data
     seed_everything(seed)
-    G, D = Generator(z_dim, 2, width, depth, 'relu'), Discriminator(2, width, depth, 'leaky_relu')
+    G, D = Generator(z_dim, 2, width, depth, g_act), Discriminator(2*getattr(objective, 'pack', 1), width, depth, d_act)
     return Learner(G, D, ds, objective, seed=seed, lr=lr, **kwargs)
 
 # %% ../nbs/01_structure.ipynb #1ff2aee6
