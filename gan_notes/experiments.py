@@ -570,9 +570,9 @@ def provenance(command:str, # The command (or notebook and cell) that wrote the 
         except (OSError, subprocess.SubprocessError): return ''
     commit = git('rev-parse', 'HEAD') or None
     dirty = bool(git('status', '--porcelain', '--untracked-files=no', '--', 'gan_notes')) if commit else None
-    return {'command': command, 'commit': commit, 'library_differs_from_commit': dirty, 'written_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+    return {'command': command, 'commit': commit, 'library_differs_from_commit': dirty, **extra, 'written_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
             'torch': torch.__version__, 'arithmetic': arithmetic_signature(), 'cpu_count': os.cpu_count(),
-            'loadavg': [round(x, 2) for x in os.getloadavg()], **extra}
+            'loadavg': [round(x, 2) for x in os.getloadavg()]}
 
 def _cpu_seconds()->float:
     return sum(getattr(resource.getrusage(w), k) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) for k in ('ru_utime', 'ru_stime'))
@@ -592,6 +592,7 @@ def run(kind:str, # `'tune'` (the search), `'equal'` (the equal-budget compariso
     if kind not in ('tune', 'equal', 'source'): raise ValueError(f"kind must be 'tune', 'equal' or 'source', got {kind!r}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     command = command or ' '.join(sys.argv)
+    start = provenance(command)                       # the commit is read before the training, which may outlast it
     lines, t0, c0, load0 = [], time.perf_counter(), _cpu_seconds(), os.getloadavg()
     def progress(state, elapsed, recs):
         eta = state.eta(elapsed)
@@ -609,7 +610,8 @@ def run(kind:str, # `'tune'` (the search), `'equal'` (the equal-budget compariso
         claims_stated = [c.statement() for c in comparison_claims(seeds)] if kind == 'equal' else []   # stated before the runs
         runs = compare(seeds=seeds, settings_from=kind, **common, **settings)
     wall, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
-    info = provenance(command, kind=kind, seeds=list(seeds), steps=steps, jobs=jobs, datasets=list(datasets),
+    info = provenance(command, commit=start['commit'], library_differs_from_commit=start['library_differs_from_commit'],
+                      started_utc=start['written_utc'], kind=kind, seeds=list(seeds), steps=steps, jobs=jobs, datasets=list(datasets),
                       overrides=settings, wall_s=round(wall, 1), cpu_s=round(cpu, 1), loadavg_start=[round(x, 2) for x in load0])
     if kind == 'tune':
         info.update(grid=list(LR_GRID), base_lr={o: base_lr(o) for o in dict.fromkeys(r['objective'] for r in runs)}, rule=TUNING_RULE,
