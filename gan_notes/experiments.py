@@ -176,7 +176,8 @@ class Reseeded:
 
 def _sweep(named:dict, datasets, seeds:tuple, steps:int, jobs:int, progress, eval_every:int, eval_last:int)->list:
     "`sweep` over `{name: (spec, settings)}` for the given seeds (any seeds: runs are renumbered back to them)."
-    runs = sweep({n: Reseeded(spec, seeds) for n, (spec, _) in named.items()}, datasets, len(seeds), steps, jobs,
+    from gan_notes.experiments import Reseeded as reseeded   # by module name, so that a worker process can unpickle it
+    runs = sweep({n: reseeded(spec, seeds) for n, (spec, _) in named.items()}, datasets, len(seeds), steps, jobs,
                  {n: s for n, (_, s) in named.items()}, 'gan_notes.experiments:evaluate_run', eval_every, eval_last, progress)
     for r in runs: r['seed'] = seeds[r['seed']]
     return runs
