@@ -202,6 +202,7 @@ def compare(objectives=None, # Names in `OBJECTIVES`; default all five
            )->list:
     "Train every objective on every dataset on the evaluation seeds, the seeds of each as one ensemble; one record per run."
     objectives, seeds = _objectives(objectives), evaluation_seeds(seeds)
+    check_int(steps, 'steps')
     base = settings_for(objectives, settings_from)
     user = overrides(objectives, **settings)
     runs = _sweep({o: (OBJECTIVES[o], {**base[o], **user[o]}) for o in objectives}, datasets, seeds, steps, jobs, progress, eval_every, eval_last)
