@@ -159,8 +159,10 @@ def build_parser()->argparse.ArgumentParser:
                                    'every chosen objective that has it. Each finished group of runs is kept in OUT/groups at once, '
                                    'so an interrupted comparison continues with --resume.')
     c.add_argument('--objectives', nargs='+', choices=list(OBJECTIVES), default=list(OBJECTIVES), help='objectives (default all)')
-    c.add_argument('--data', nargs='+', choices=list(TOY_DATASETS), default=list(DEFAULT_DATASETS), help='datasets (default ring8 grid25)')
-    c.add_argument('--seeds', type=bounded_int('seeds'), default=DEFAULT_SEEDS, help=f'seeds per objective and dataset (default {DEFAULT_SEEDS})')
+    c.add_argument('--data', nargs='+', choices=list(DATASETS), default=list(DEFAULT_DATASETS),
+                   help='datasets (default ring8 grid25); mnist, alone: the image GANs on real digits (gan_notes.images)')
+    c.add_argument('--seeds', type=bounded_int('seeds'), default=DEFAULT_SEEDS,
+                   help=f'seeds per objective and dataset (default {DEFAULT_SEEDS}; with --data mnist: seeds 100, 101, ...)')
     c.add_argument('--steps', type=bounded_int('steps'), default=DEFAULT_STEPS, help=f'generator steps of every run (default {DEFAULT_STEPS})')
     c.add_argument('--out', type=out_path, default='gan-notes-report', help='output folder (default gan-notes-report)')
     again = c.add_mutually_exclusive_group()
@@ -180,6 +182,8 @@ def build_parser()->argparse.ArgumentParser:
     c.add_argument('--width', type=bounded_int('width'), help=f"hidden units of both MLPs (default: each objective's own: {_own('width', toy)})")
     c.add_argument('--depth', type=bounded_int('depth'), help=f"hidden layers of both MLPs (default: each objective's own: {_own('depth', toy)})")
     c.add_argument('--batch-size', type=bounded_int('batch_size'), help=f"samples per batch (default: each objective's own: {_own('batch_size', toy)})")
+    c.add_argument('--budget', type=positive_float, help='with --data mnist: training CPU seconds of every run, each model and seed '
+                   '(default gan_notes.images.DEFAULT_BUDGET_S, 60)')
     c.add_argument('--lr', type=positive_float, help=f'learning rate of both players {own}')
     c.add_argument('--betas', type=float, nargs=2, metavar=('B1', 'B2'), help=f'Adam betas {own}')
     c.add_argument('--lam', type=positive_float, help='WGAN-GP: weight of the gradient penalty (gan_toy.py: 0.1)')
@@ -867,9 +871,32 @@ def cmd_compare(args # The parsed `gan-notes compare` arguments (see `build_pars
     for flag, names in (('--objectives', args.objectives), ('--data', args.data)):
         twice = [n for i, n in enumerate(names) if n in names[:i]]
         if twice: raise CliError(f"{flag}: {twice[0]} is given twice; each is trained once per seed")
+    images = 'mnist' in args.data
+    if images and args.data != ['mnist']: raise CliError("--data: mnist trains the image GANs; give it alone (the toy datasets in a comparison of their own)")
+    if images and args.resume: raise CliError("--resume: an image comparison is not resumable; run it again with --replace")
+    if not images and args.budget is not None: raise CliError("--budget applies to --data mnist only (toy runs are counted in --steps)")
     out = ensure_writable(args.out)
     with output_lock(out, f"{PROG} compare --out {out}"):   # one writer per folder
-        return _compare_locked(args, out, t0)
+        return (_compare_images_locked if images else _compare_locked)(args, out, t0)
+
+def _compare_images_locked(args, out:Path, t0:float)->int:
+    "`gan-notes compare --data mnist` once its output folder is its own: every image GAN of the notes at one CPU budget per run."
+    given = [f for f in SETTING_FLAGS if getattr(args, f, None) is not None]
+    if given: raise CliError(f"{', '.join('--' + f.replace('_', '-') for f in given)}: these set the toy objectives' settings; "
+                             "the image GANs run with their sections' settings")
+    from gan_notes.images import compare_images, DEFAULT_BUDGET_S
+    budget = DEFAULT_BUDGET_S if args.budget is None else args.budget
+    _claim(out, {'data': ['mnist'], 'seeds': args.seeds, 'budget': budget}, False, args.replace)
+    if not args.quiet:
+        print(fit_line([f"{PROG} compare --data mnist: 6 image GANs x {args.seeds} seeds", f"{budget:g} CPU s each",
+                        f"{args.jobs} process(es)"], terminal_width()), file=sys.stderr, flush=True)
+    import matplotlib; matplotlib.use('Agg')
+    command = f"{PROG} compare --data mnist --seeds {args.seeds} --budget {budget:g} --out {args.out} --jobs {args.jobs}"
+    try: res = compare_images(seeds=args.seeds, budget_s=budget, out=out, jobs=args.jobs, command=command)
+    except KeyboardInterrupt: raise Interrupted("interrupted; no image report written") from None
+    print(res['paths']['md'].read_text())
+    print(f"wrote {', '.join(str(p) for p in res['paths'].values())}")
+    return 0
 
 def _compare_locked(args, out:Path, t0:float)->int:
     "`cmd_compare` once its output folder is its own."
