@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['PROVENANCE_FIELDS', 'git_commit', 'provenance', 'results_digest', 'read_results', 'write_results', 'check_provenance',
-           'float32_rtol', 'check_first_numbers', 'write_property_counts', 'missing_provenance']
+           'adopt_results', 'float32_rtol', 'check_first_numbers', 'output_fingerprint', 'write_property_counts',
+           'missing_provenance']
 
 # %% ../nbs/00b_provenance.ipynb #7f11c551
 import datetime, hashlib, json, math, os, re, subprocess, tempfile
@@ -120,7 +121,8 @@ def check_provenance(path, # A results JSON file
     if results_digest(results) != prov['digest']:
         raise ValueError(f"{p.name}'s results do not match the digest its writer recorded: edited after {prov['writer']} wrote it")
     if prov['commit'] is None: ok = prov['dirty'] is None
-    else: ok = isinstance(prov['commit'], str) and re.fullmatch('[0-9a-f]{40}', prov['commit']) is not None and isinstance(prov['dirty'], bool)
+    else: ok = (isinstance(prov['commit'], str) and re.fullmatch('[0-9a-f]{40}', prov['commit']) is not None
+                and (isinstance(prov['dirty'], bool) or (prov['dirty'] is None and 'reconstructed' in prov)))
     if not ok: raise ValueError(f"{p.name}'s provenance commit must be 40 hex digits with a bool dirty flag (or both None), got {prov['commit']!r}, {prov['dirty']!r}")
     m = _CELL_WRITER.match(prov['writer']) if isinstance(prov['writer'], str) else None
     if m:
@@ -135,6 +137,30 @@ def check_provenance(path, # A results JSON file
     return prov
 
 # %% ../nbs/00b_provenance.ipynb #6159b20c
+def adopt_results(path, # A results JSON file (an object) written before provenance was recorded, committed in git
+                  writer:str, # Its writer cell (`nbs/NAME.ipynb#CELLID`) or command
+                  settings:dict, # The settings it was written with
+                  seeds:list|None, # Its seeds
+                  adopted_by:str # The cell or command adopting it (recorded)
+                 )->dict: # The reconstructed record
+    "Give a committed results file without provenance a reconstructed record (commit and time of its last change, dirty unknown)."
+    p = Path(path)
+    results, prov = read_results(p)
+    if prov is not None: raise ValueError(f"{p.name} already has provenance (written by {prov.get('writer')})")
+    if not isinstance(results, dict): raise ValueError(f"{p.name} must hold a JSON object to carry a provenance record")
+    if not isinstance(adopted_by, str) or not adopted_by.strip(): raise ValueError(f"adopted_by must be a non-empty string, got {adopted_by!r}")
+    rec = provenance(writer, settings, seeds, root=p.parent)
+    try: log = subprocess.run(['git', 'log', '-1', '--format=%H %cI', '--', p.name], cwd=p.parent, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired): log = None
+    if log is None or log.returncode or not log.stdout.strip(): raise ValueError(f"{p.name} has no commit in git's history: nothing to reconstruct from")
+    commit, when = log.stdout.split()
+    rec.update(commit=commit, dirty=None, time=when,
+               reconstructed=f"recorded afterwards by {adopted_by} at commit {rec['commit']}: commit and time are those of the last "
+                             "commit that changed the file; whether its checkout was dirty is unknown")
+    write_results(p, results, rec, keep=False)
+    return rec
+
+# %% ../nbs/00b_provenance.ipynb #74c0d18f
 def float32_rtol(fan_ins:list, # The fan-in of each layer on the longest path (inputs to one output unit)
                  factor:float=2. # Headroom for the float64 computation of the metric after the network
                 )->float:
@@ -171,7 +197,17 @@ def check_first_numbers(recorded, # The file's first recorded numbers (a dict, l
         if not ok: raise ValueError(f"{at}: {rerun!r} rerun, {recorded!r} recorded" + ('' if rtol is None else f" (rtol {rtol:.2g})"))
     elif recorded != rerun: raise ValueError(f"{at}: {rerun!r} rerun, {recorded!r} recorded")
 
-# %% ../nbs/00b_provenance.ipynb #74c0d18f
+# %% ../nbs/00b_provenance.ipynb #60e1d5c7
+def output_fingerprint(x # An array of outputs (torch tensor or NumPy array: anything with `reshape` and `tolist`)
+                      )->dict: # `{'mean_abs': ..., 'rms': ...}`, exactly rounded float64
+    "Mean |x| and root mean square of all entries, summed exactly: the numbers a rerun of a forward pass must reproduce."
+    if not (hasattr(x, 'reshape') and hasattr(x, 'tolist')): raise TypeError(f"x must be an array (torch or NumPy), got {type(x).__name__}")
+    vals = x.reshape(-1).tolist()
+    if not vals: raise ValueError("x must not be empty")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in vals): raise ValueError("x must hold finite real numbers")
+    return {'mean_abs': math.fsum(map(abs, vals)) / len(vals), 'rms': math.sqrt(math.fsum(v*v for v in vals) / len(vals))}
+
+# %% ../nbs/00b_provenance.ipynb #f94db822
 def write_property_counts(path, # `_data/properties_<notebook>.json` (or `_slow.json`)
                           counts:dict, # `{property name: examples run}`
                           writer:str, # The notebook and cell writing it
@@ -187,7 +223,7 @@ def write_property_counts(path, # `_data/properties_<notebook>.json` (or `_slow.
     return write_results(path, {'profile': profile, 'counts': dict(sorted(counts.items()))},
                          provenance(writer, {'profile': profile, 'max_examples': max_examples, 'derandomize': True}, None, root=Path(path).parent))
 
-# %% ../nbs/00b_provenance.ipynb #60e1d5c7
+# %% ../nbs/00b_provenance.ipynb #18c8c8dd
 def missing_provenance(folders:list # Folders to search for `*.json` (recursively)
                       )->list: # The files without a provenance record, sorted
     "The results JSON files under `folders` that have no provenance record."
