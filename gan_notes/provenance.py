@@ -141,7 +141,8 @@ def adopt_results(path, # A results JSON file (an object) written before provena
                   writer:str, # Its writer cell (`nbs/NAME.ipynb#CELLID`) or command
                   settings:dict, # The settings it was written with
                   seeds:list|None, # Its seeds
-                  adopted_by:str # The cell or command adopting it (recorded)
+                  adopted_by:str, # The cell or command adopting it (recorded)
+                  arithmetic:dict|None=None # The arithmetic under which the caller reran the file's first numbers bit for bit, if it did
                  )->dict: # The reconstructed record
     "Give a committed results file without provenance a reconstructed record (commit and time of its last change, dirty unknown)."
     p = Path(path)
@@ -149,14 +150,15 @@ def adopt_results(path, # A results JSON file (an object) written before provena
     if prov is not None: raise ValueError(f"{p.name} already has provenance (written by {prov.get('writer')})")
     if not isinstance(results, dict): raise ValueError(f"{p.name} must hold a JSON object to carry a provenance record")
     if not isinstance(adopted_by, str) or not adopted_by.strip(): raise ValueError(f"adopted_by must be a non-empty string, got {adopted_by!r}")
-    rec = provenance(writer, settings, seeds, root=p.parent)
+    rec = provenance(writer, settings, seeds, arithmetic, root=p.parent)
     try: log = subprocess.run(['git', 'log', '-1', '--format=%H %cI', '--', p.name], cwd=p.parent, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired): log = None
     if log is None or log.returncode or not log.stdout.strip(): raise ValueError(f"{p.name} has no commit in git's history: nothing to reconstruct from")
     commit, when = log.stdout.split()
     rec.update(commit=commit, dirty=None, time=when,
                reconstructed=f"recorded afterwards by {adopted_by} at commit {rec['commit']}: commit and time are those of the last "
-                             "commit that changed the file; whether its checkout was dirty is unknown")
+                             "commit that changed the file; whether its checkout was dirty is unknown"
+                             + ("; its first numbers were rerun bit for bit under the arithmetic recorded" if arithmetic is not None else ""))
     write_results(p, results, rec, keep=False)
     return rec
 
