@@ -314,7 +314,8 @@ class WelchClaim(Claim):
                  delta:float=0., # The null hypothesis' difference
                  rule:str|None=None, # The rule in words; default from the metric and the groups
                  n_seeds:int|None=None, # Seeds per group (at least 2)
-                 alpha:float=ALPHA): # Significance level
+                 alpha:float=ALPHA, # Significance level
+                 labels:tuple|None=None): # Names of the two groups in the verdict; default their field values
         if not isinstance(metric, str) or not metric: raise ValueError(f"metric must be a record key, got {metric!r}")
         for k, g in (('a', a), ('b', b)):
             if not isinstance(g, dict) or not g: raise ValueError(f"{k} must be a non-empty dict of field values, got {g!r}")
@@ -322,7 +323,9 @@ class WelchClaim(Claim):
         if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not math.isfinite(delta): raise ValueError(f"delta must be a finite number, got {delta!r}")
         self.metric, self.a, self.b, self.direction, self.delta = metric, dict(a), dict(b), _direction(direction), float(delta)
         label = lambda g: ' '.join(str(v) for v in g.values())
-        self.labels = (label(a), label(b))
+        self.labels = (label(a), label(b)) if labels is None else tuple(labels)
+        if len(self.labels) != 2 or not all(isinstance(l, str) and l for l in self.labels) or self.labels[0] == self.labels[1]:
+            raise ValueError(f"labels must be two different names, got {labels!r}")
         super().__init__(name, rule or f"the mean of {metric} of {self.labels[0]} is {'above' if direction == 'greater' else 'below'} "
                          f"{self.labels[1]}'s" + (f" by more than {delta:g}" if delta else ''), seeds, n_seeds, alpha)
         if self.n_seeds < 2: raise ValueError(f"n_seeds must be at least 2 for a t test, got {self.n_seeds}")

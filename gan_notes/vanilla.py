@@ -162,9 +162,10 @@ def vanilla_learner(data='ring8', # A toy dataset name or any data source of fla
 # %% ../nbs/03_vanilla.ipynb #1f860cfb
 UNROLLED_SOURCE = "Metz et al. 2017, unrolled GAN demo notebook (poolio/unrolled_gan, commit 0136e29)"
 UNROLLED_SETTINGS = dict(z_dim=256, width=128, depth=2, batch_size=512, lr=1e-3, lr_d=1e-4, betas=(0.5, 0.999), steps=25_000)
-VANILLA_DIFFERENCES = ("3 hidden layers of 128 with ReLU/LeakyReLU(0.2) instead of 2 tanh layers, one learning rate 1e-3 instead of "
-                       "1e-4 for D and 1e-3 for G, batches of 128 instead of 512, and 5,000 steps instead of 25,000: the notebook's "
-                       "networks do not collapse within our budget, ours do (measured in the vanilla notebook, _data/vanilla_settings.json)")
+VANILLA_DIFFERENCES = ("3 hidden layers of 128 with ReLU/LeakyReLU(0.2) instead of 2 tanh layers, one learning rate for both players "
+                       "instead of 1e-4 for D and 1e-3 for G (at equal budget, the experiments notebook's search chooses it), batches of "
+                       "128 instead of 512, and our step budget instead of 25,000 steps; the networks were chosen on seeds 0-2 (tuning "
+                       "seeds, _data/vanilla_settings.json), where ours collapsed and the notebook's did not")
 
 MINIMAX_TOY = toy_gan(MinimaxObjective, dict(z_dim=256, width=128, depth=3, batch_size=128, lr=1e-3, betas=(0.5, 0.999)),
                      source=UNROLLED_SOURCE + " (its plain GAN uses the saturating loss)", source_settings=UNROLLED_SETTINGS,
