@@ -193,7 +193,7 @@ def property_counts(data_dir # The folder holding `properties_*.json`
     for f in sorted(d.glob('properties_*.json')):
         stem = f.stem[len('properties_'):]
         kind, nb = ('slow', stem[:-len('_slow')]) if stem.endswith('_slow') else ('fast', stem)
-        try: counts = json.loads(f.read_text())
+        try: data = json.loads(f.read_text()); counts = data['counts'] if isinstance(data, dict) and isinstance(data.get('provenance'), dict) else data
         except ValueError as e: raise ValueError(f"{f.name} is not JSON ({e})") from None
         if not isinstance(counts, dict) or not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
                                                    for k, v in counts.items()):
