@@ -424,7 +424,8 @@ def provenance(command:str, # The command (or notebook and cell) that wrote the 
               )->dict:
     "What wrote a results file: the command, the git commit of the code and whether the library differed from it, when, on what."
     if not isinstance(command, str) or not command.strip(): raise ValueError(f"command must name what wrote the file, got {command!r}")
-    root = Path(__file__).resolve().parent.parent
+    import sys
+    root = Path(sys.modules['gan_notes'].__file__).resolve().parent.parent   # the checkout (or site-packages) holding the package
     def git(*a):
         try: return subprocess.run(['git', '-C', str(root), *a], capture_output=True, text=True, timeout=20).stdout.strip()
         except (OSError, subprocess.SubprocessError): return ''
