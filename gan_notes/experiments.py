@@ -8,7 +8,7 @@ __all__ = ['TOY_SETTINGS', 'W1_SAMPLES', 'GRAD_SAMPLES', 'TUNING_SEEDS', 'EVAL_S
            'make_learner', 'generator_grad_norm', 'evaluate_run', 'get_recipe', 'overrides', 'evaluation_seeds',
            'Reseeded', 'compare', 'settings_for', 'base_lr', 'source_overrides', 'tune', 'choose', 'comparison_claims',
            'decide_claims', 'published_markdown', 'step_flops', 'matmul_peak', 'peak_gflops', 'throughput',
-           'report_intro', 'report_notes', 'write_report', 'provenance', 'run', 'train_until', 'time_to_quality']
+           'provenance', 'run', 'report_intro', 'report_notes', 'write_report', 'train_until', 'time_to_quality']
 
 # %% ../nbs/09_experiments.ipynb #edd9b9ec
 import json, math, os, platform, resource, subprocess, time
@@ -418,6 +418,82 @@ def throughput(runs:list, # Records of one comparison (each with its objective, 
     return {'flops': total, 'cpu_s': cpu, 'gflops_per_cpu_s': g, 'fraction_of_peak': g/peak, 'not_counted': skipped}
 
 
+# %% ../nbs/09_experiments.ipynb #5c30aff6
+def provenance(command:str, # The command (or notebook and cell) that wrote the file
+               **extra # Settings, seeds, timings
+              )->dict:
+    "What wrote a results file: the command, the git commit of the code and whether the library differed from it, when, on what."
+    if not isinstance(command, str) or not command.strip(): raise ValueError(f"command must name what wrote the file, got {command!r}")
+    import sys
+    root = Path(sys.modules['gan_notes'].__file__).resolve().parent.parent   # the checkout (or site-packages) holding the package
+    def git(*a):
+        try: return subprocess.run(['git', '-C', str(root), *a], capture_output=True, text=True, timeout=20).stdout.strip()
+        except (OSError, subprocess.SubprocessError): return ''
+    commit = git('rev-parse', 'HEAD') or None
+    dirty = bool(git('status', '--porcelain', '--untracked-files=no', '--', 'gan_notes')) if commit else None
+    return {'command': command, 'commit': commit, 'library_differs_from_commit': dirty, **extra, 'written_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+            'torch': torch.__version__, 'arithmetic': arithmetic_signature(), 'cpu_count': os.cpu_count(),
+            'loadavg': [round(x, 2) for x in os.getloadavg()]}
+
+def _cpu_seconds()->float:
+    return sum(getattr(resource.getrusage(w), k) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) for k in ('ru_utime', 'ru_stime'))
+
+def run(kind:str, # `'tune'` (the search), `'equal'` (the equal-budget comparison and report) or `'source'` (the as-published rows)
+        out='_report', # Folder of the results files
+        objectives=None, # Names in `OBJECTIVES`; default all five
+        datasets=DEFAULT_DATASETS, # Toy dataset names
+        seeds=None, # Tuning seeds for 'tune' (default `TUNING_SEEDS`); evaluation seeds (a count or a list) otherwise (default 5)
+        steps:int=DEFAULT_STEPS, # Generator steps of every run
+        jobs:int=2, # Worker processes
+        command:str|None=None, # The command line to record; default this process's
+        **settings # Overrides of the recipes' settings (a test's tiny networks)
+       )->dict: # The paths written
+    "A committed run: train, time it (wall and CPU, with the load), and write its results file with provenance."
+    import sys
+    if kind not in ('tune', 'equal', 'source'): raise ValueError(f"kind must be 'tune', 'equal' or 'source', got {kind!r}")
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    command = command or ' '.join(sys.argv)
+    start = provenance(command)                       # the commit is read before the training, which may outlast it
+    lines, t0, c0, load0 = [], time.perf_counter(), _cpu_seconds(), os.getloadavg()
+    def progress(state, elapsed, recs):
+        eta = state.eta(elapsed)
+        line = f"{100*state.fraction():3.0f}% {elapsed:.0f}s elapsed, " + (f"~{eta:.0f}s left" if eta is not None else 'estimating') + \
+               (f"; {recs[0]['objective']} done" if recs else '')
+        if recs or not lines or lines[-1][1][:4] != line[:4]:
+            lines.append((round(time.perf_counter() - t0, 2), line)); print(line, file=sys.stderr, flush=True)
+    common = dict(objectives=objectives, datasets=datasets, steps=steps, jobs=jobs, progress=progress)
+    if kind == 'tune':
+        seeds = TUNING_SEEDS if seeds is None else tuple(seeds)
+        claims_stated = []
+        runs = tune(seeds=seeds, **common, **settings)
+    else:
+        seeds = evaluation_seeds(5 if seeds is None else seeds)
+        claims_stated = [c.statement() for c in comparison_claims(seeds)] if kind == 'equal' else []   # stated before the runs
+        runs = compare(seeds=seeds, settings_from=kind, **common, **settings)
+    wall, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
+    info = provenance(command, commit=start['commit'], library_differs_from_commit=start['library_differs_from_commit'],
+                      started_utc=start['written_utc'], kind=kind, seeds=list(seeds), steps=steps, jobs=jobs, datasets=list(datasets),
+                      overrides=settings, wall_s=round(wall, 1), cpu_s=round(cpu, 1), loadavg_start=[round(x, 2) for x in load0])
+    if kind == 'tune':
+        info.update(grid=list(LR_GRID), base_lr={o: base_lr(o) for o in dict.fromkeys(r['objective'] for r in runs)}, rule=TUNING_RULE,
+                    choice=choose(runs))
+        p = out/'tuning.json'
+        atomic_write(p, lambda f: f.write(runs_json(runs, **info)), mode='w')
+        return {'json': p}
+    if kind == 'source':
+        info['left_out'] = {o: source_overrides(o)[1] for o in dict.fromkeys(r['objective'] for r in runs)}
+        p = out/'as_published.json'
+        atomic_write(p, lambda f: f.write(runs_json(runs, **info)), mode='w')
+        return {'json': p}
+    info['claims_stated'] = claims_stated
+    atomic_write(out/'runs.json', lambda f: f.write(runs_json(runs, **info)), mode='w')   # kept even if the report fails
+    paths = write_report(runs, out, wall, cpu, jobs, info=info)
+    prog = {**{k: info[k] for k in ('command', 'commit', 'library_differs_from_commit', 'seeds', 'steps', 'jobs', 'cpu_count')},
+            'returncode': 0, 'wall_s': info['wall_s'], 'cpu_s': info['cpu_s'], 'loadavg_start': info['loadavg_start'],
+            'loadavg_end': list(os.getloadavg()), 'lines': lines}
+    atomic_write(out/'progress.json', lambda f: f.write(json.dumps(prog, indent=1) + '\n'), mode='w')
+    return {**paths, 'progress': out/'progress.json'}
+
 # %% ../nbs/09_experiments.ipynb #202c8da5
 def _as_published_rows(runs:list, source:list)->list:
     "The equal-budget records and the as-published ones (renamed '<objective>, as published') interleaved, objective by objective."
@@ -567,81 +643,6 @@ def write_report(runs:list, # Records from `compare`
                       f"![final samples of seed {seeds[0]}]({paths['png'].name})"]) + '\n'
     atomic_write(paths['md'], lambda f: f.write(md), mode='w')
     return paths
-
-# %% ../nbs/09_experiments.ipynb #5c30aff6
-def provenance(command:str, # The command (or notebook and cell) that wrote the file
-               **extra # Settings, seeds, timings
-              )->dict:
-    "What wrote a results file: the command, the git commit of the code and whether the library differed from it, when, on what."
-    if not isinstance(command, str) or not command.strip(): raise ValueError(f"command must name what wrote the file, got {command!r}")
-    root = Path(__file__).resolve().parent.parent
-    def git(*a):
-        try: return subprocess.run(['git', '-C', str(root), *a], capture_output=True, text=True, timeout=20).stdout.strip()
-        except (OSError, subprocess.SubprocessError): return ''
-    commit = git('rev-parse', 'HEAD') or None
-    dirty = bool(git('status', '--porcelain', '--untracked-files=no', '--', 'gan_notes')) if commit else None
-    return {'command': command, 'commit': commit, 'library_differs_from_commit': dirty, **extra, 'written_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
-            'torch': torch.__version__, 'arithmetic': arithmetic_signature(), 'cpu_count': os.cpu_count(),
-            'loadavg': [round(x, 2) for x in os.getloadavg()]}
-
-def _cpu_seconds()->float:
-    return sum(getattr(resource.getrusage(w), k) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) for k in ('ru_utime', 'ru_stime'))
-
-def run(kind:str, # `'tune'` (the search), `'equal'` (the equal-budget comparison and report) or `'source'` (the as-published rows)
-        out='_report', # Folder of the results files
-        objectives=None, # Names in `OBJECTIVES`; default all five
-        datasets=DEFAULT_DATASETS, # Toy dataset names
-        seeds=None, # Tuning seeds for 'tune' (default `TUNING_SEEDS`); evaluation seeds (a count or a list) otherwise (default 5)
-        steps:int=DEFAULT_STEPS, # Generator steps of every run
-        jobs:int=2, # Worker processes
-        command:str|None=None, # The command line to record; default this process's
-        **settings # Overrides of the recipes' settings (a test's tiny networks)
-       )->dict: # The paths written
-    "A committed run: train, time it (wall and CPU, with the load), and write its results file with provenance."
-    import sys
-    if kind not in ('tune', 'equal', 'source'): raise ValueError(f"kind must be 'tune', 'equal' or 'source', got {kind!r}")
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    command = command or ' '.join(sys.argv)
-    start = provenance(command)                       # the commit is read before the training, which may outlast it
-    lines, t0, c0, load0 = [], time.perf_counter(), _cpu_seconds(), os.getloadavg()
-    def progress(state, elapsed, recs):
-        eta = state.eta(elapsed)
-        line = f"{100*state.fraction():3.0f}% {elapsed:.0f}s elapsed, " + (f"~{eta:.0f}s left" if eta is not None else 'estimating') + \
-               (f"; {recs[0]['objective']} done" if recs else '')
-        if recs or not lines or lines[-1][1][:4] != line[:4]:
-            lines.append((round(time.perf_counter() - t0, 2), line)); print(line, file=sys.stderr, flush=True)
-    common = dict(objectives=objectives, datasets=datasets, steps=steps, jobs=jobs, progress=progress)
-    if kind == 'tune':
-        seeds = TUNING_SEEDS if seeds is None else tuple(seeds)
-        claims_stated = []
-        runs = tune(seeds=seeds, **common, **settings)
-    else:
-        seeds = evaluation_seeds(5 if seeds is None else seeds)
-        claims_stated = [c.statement() for c in comparison_claims(seeds)] if kind == 'equal' else []   # stated before the runs
-        runs = compare(seeds=seeds, settings_from=kind, **common, **settings)
-    wall, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
-    info = provenance(command, commit=start['commit'], library_differs_from_commit=start['library_differs_from_commit'],
-                      started_utc=start['written_utc'], kind=kind, seeds=list(seeds), steps=steps, jobs=jobs, datasets=list(datasets),
-                      overrides=settings, wall_s=round(wall, 1), cpu_s=round(cpu, 1), loadavg_start=[round(x, 2) for x in load0])
-    if kind == 'tune':
-        info.update(grid=list(LR_GRID), base_lr={o: base_lr(o) for o in dict.fromkeys(r['objective'] for r in runs)}, rule=TUNING_RULE,
-                    choice=choose(runs))
-        p = out/'tuning.json'
-        atomic_write(p, lambda f: f.write(runs_json(runs, **info)), mode='w')
-        return {'json': p}
-    if kind == 'source':
-        info['left_out'] = {o: source_overrides(o)[1] for o in dict.fromkeys(r['objective'] for r in runs)}
-        p = out/'as_published.json'
-        atomic_write(p, lambda f: f.write(runs_json(runs, **info)), mode='w')
-        return {'json': p}
-    info['claims_stated'] = claims_stated
-    atomic_write(out/'runs.json', lambda f: f.write(runs_json(runs, **info)), mode='w')   # kept even if the report fails
-    paths = write_report(runs, out, wall, cpu, jobs, info=info)
-    prog = {**{k: info[k] for k in ('command', 'commit', 'library_differs_from_commit', 'seeds', 'steps', 'jobs', 'cpu_count')},
-            'returncode': 0, 'wall_s': info['wall_s'], 'cpu_s': info['cpu_s'], 'loadavg_start': info['loadavg_start'],
-            'loadavg_end': list(os.getloadavg()), 'lines': lines}
-    atomic_write(out/'progress.json', lambda f: f.write(json.dumps(prog, indent=1) + '\n'), mode='w')
-    return {**paths, 'progress': out/'progress.json'}
 
 # %% ../nbs/09_experiments.ipynb #82b6ba30
 def train_until(learn, # A toy learner on a mixture with centres
