@@ -162,7 +162,10 @@ def build_parser()->argparse.ArgumentParser:
     c.add_argument('--data', nargs='+', choices=list(DATASETS), default=list(DEFAULT_DATASETS),
                    help='datasets (default ring8 grid25); mnist, alone: the image GANs on real digits (gan_notes.images)')
     c.add_argument('--seeds', type=bounded_int('seeds'), default=DEFAULT_SEEDS,
-                   help=f'seeds per objective and dataset (default {DEFAULT_SEEDS}; with --data mnist: seeds 100, 101, ...)')
+                   help=f'evaluation seeds per objective and dataset: 100, 101, ..., never a tuning seed (default {DEFAULT_SEEDS})')
+    c.add_argument('--settings', choices=['equal', 'source', 'recipe'], default='equal',
+                   help="equal: each objective's recipe at the tuning search's learning rate (default); source: the source's settings "
+                        "(as published); recipe: the recipes unchanged")
     c.add_argument('--steps', type=bounded_int('steps'), default=DEFAULT_STEPS, help=f'generator steps of every run (default {DEFAULT_STEPS})')
     c.add_argument('--out', type=out_path, default='gan-notes-report', help='output folder (default gan-notes-report)')
     again = c.add_mutually_exclusive_group()
@@ -836,7 +839,8 @@ COMPARE_PLAN, GROUPS = 'compare.json', 'groups'   # in --out: what was asked (fo
 def _compare_plan(args, settings:dict)->dict:
     "What a comparison was asked to do, as JSON: a `--resume` continues only the same comparison."
     return json.loads(json.dumps({'objectives': args.objectives, 'data': args.data, 'seeds': args.seeds, 'steps': args.steps,
-                                  'eval_every': args.eval_every, 'eval_last': args.eval_last, 'settings': settings}))
+                                  'eval_every': args.eval_every, 'eval_last': args.eval_last, 'settings_from': args.settings,
+                                  'settings': settings}))
 
 def _held(out:Path)->list:
     "The files of an earlier comparison in `out`."
@@ -908,8 +912,8 @@ def _compare_locked(args, out:Path, t0:float)->int:
     plan = _compare_plan(args, settings)
     _claim(out, plan, args.resume, args.replace, dry=True)   # refused before anything is deleted or written
     import matplotlib; matplotlib.use('Agg')
-    from gan_notes.experiments import OBJECTIVES, write_report, report_table, overrides
-    from gan_notes.comparison import sweep, resolve
+    from gan_notes.experiments import OBJECTIVES, write_report, report_table, overrides, compare
+    from gan_notes.comparison import resolve
     try: per = overrides(args.objectives, **settings)
     except ValueError as e: raise CliError(f"setting flags: {e}") from None
     need = max(train_memory(resolve(OBJECTIVES[o]).resolve(**per.get(o, {})), args.seeds*len(args.data)) for o in args.objectives)
@@ -940,9 +944,8 @@ def _compare_locked(args, out:Path, t0:float)->int:
                        terminal_width()), file=sys.stderr, flush=True)
     store, failures = out/GROUPS, []
     c0 = [sum(getattr(resource.getrusage(w), k) for k in ('ru_utime', 'ru_stime')) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    try: runs = sweep({o: OBJECTIVES[o] for o in args.objectives}, args.data, args.seeds, args.steps, jobs, per,
-                      'gan_notes.experiments:evaluate', args.eval_every, args.eval_last, progress,
-                      store=store, resume=args.resume, failures=failures)
+    try: runs = compare(args.objectives, args.data, args.seeds, args.steps, jobs, progress, args.eval_every, args.eval_last,
+                        args.settings, store=store, resume=args.resume, failures=failures, **settings)
     except KeyboardInterrupt:
         kept = len(list(store.glob('group-*.json')))
         raise Interrupted(f"interrupted; {kept} finished group(s) of runs are kept in {store}; continue with the same command and "

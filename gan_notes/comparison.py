@@ -4,13 +4,12 @@
 
 # %% auto #0
 __all__ = ['EVAL_SAMPLES', 'MIN_COUNT', 'PRDC_K', 'PRDC_SEED', 'PRDC', 'BASELINES', 'LEARNER_SETTINGS', 'METRICS', 'GROUP_FORMAT',
-           'PUBLISHED', 'PUBLISHED_STATUS', 'COLUMNS', 'PRDC_COLUMNS', 'modes_with_at_least', 'coverage', 'evaluate',
-           'reference_sample', 'fidelity_diversity', 'baseline_samples', 'baselines', 'meaningless', 'mean_se',
-           'MemberStreams', 'draw', 'members', 'EnsembleSource', 'EnsembleLinear', 'EnsembleMLP', 'ensemble_objective',
-           'ensemble_learner', 'train_apart_and_together', 'ensemble_gap', 'MemberView', 'member_views',
-           'MemberMetrics', 'Recipe', 'toy_gan', 'resolve', 'step_cost', 'average_last', 'train_group', 'SweepProgress',
-           'sweep', 'summarize', 'report_table', 'plot_comparison', 'runs_csv', 'runs_json', 'settings_table',
-           'write_report']
+           'COLUMNS', 'PRDC_COLUMNS', 'modes_with_at_least', 'coverage', 'evaluate', 'reference_sample',
+           'fidelity_diversity', 'baseline_samples', 'baselines', 'meaningless', 'mean_se', 'MemberStreams', 'draw',
+           'members', 'EnsembleSource', 'EnsembleLinear', 'EnsembleMLP', 'ensemble_objective', 'ensemble_learner',
+           'train_apart_and_together', 'ensemble_gap', 'MemberView', 'member_views', 'MemberMetrics', 'Recipe',
+           'toy_gan', 'resolve', 'step_cost', 'average_last', 'train_group', 'SweepProgress', 'sweep', 'summarize',
+           'report_table', 'plot_comparison', 'runs_csv', 'runs_json', 'settings_table', 'write_report']
 
 # %% ../nbs/02a_comparison.ipynb #278e98da
 import copy, csv, importlib, io, json, math, time
@@ -802,16 +801,6 @@ def summarize(runs:list # Records from `sweep`
     return {key: {**{m: mean_se([r.get(m) for r in rs]) for m in METRICS if any(m in r for r in rs)}, 'runs': len(rs)}
             for key, rs in groups.items()}
 
-# Rows typed into this project by an earlier engineer. Neither paper's Table 1 could be read here (both exist only as images
-# in the authors' repositories, and the paper texts were not reachable), so every number below is UNVERIFIED.
-PUBLISHED = {
-    'ring8': [('GAN (VEEGAN Table 1)', {'modes': (1., None), 'hq': (0.993, None)}),
-              ('GAN (PacGAN Table 1)', {'modes': (6.3, 0.5), 'hq': (0.982, 0.002), 'reverse_kl': (0.45, 0.09)})],
-    'grid25': [('GAN (VEEGAN Table 1)', {'modes': (3.3, None), 'hq': (0.005, None)}),
-               ('GAN (PacGAN Table 1)', {'modes': (17.3, 0.8), 'hq': (0.948, 0.007), 'reverse_kl': (0.70, 0.07)})]}
-PUBLISHED_STATUS = ("unverified: typed into this project earlier, not checked against the papers (their Table 1s are images we "
-                    "could not read); PacGAN's Pac2 row is not shown because no source we could read holds it")
-
 def _fmt(mse, scale=1., digits=2, runs=None)->str:
     "'mean ± se' of a `(mean, se[, n])` triple; '(n of runs)' when some runs had no value; '—' when there is none."
     if mse is None or mse[0] is None or not math.isfinite(mse[0]): return '—'
@@ -831,11 +820,11 @@ def _columns(d:str, fd:bool=False)->list:
     return [(k, f'{d} {name}' + (f' (of {ds.n_modes})' if k.startswith('modes') else ''), sc, dg) for k, name, sc, dg in COLUMNS] + extra
 
 def report_table(runs:list, # Records from `sweep`
-                 published:dict=PUBLISHED, # Published rows per dataset
+                 published:dict|None=None, # Published rows per dataset, `{data: [(label, {metric: (mean, se)})]}`; default none
                  reference:bool=True # Add the baseline rows (real data, uniform cloud, collapsed generator)
                 )->str:
     "A markdown table: objectives × datasets, mean ± standard error over seeds (P/R/D/C when the runs carry them), baselines and published rows; † marks counts that say nothing."
-    summ = summarize(runs)
+    summ, published = summarize(runs), published or {}
     objectives = list(dict.fromkeys(r['objective'] for r in runs))
     datasets = list(dict.fromkeys(r['data'] for r in runs))
     base = {d: baselines(toy_dataset(d)) for d in datasets if toy_dataset(d).centers is not None}
@@ -856,7 +845,7 @@ def report_table(runs:list, # Records from `sweep`
             row(f'*{label}*', [_fmt((base[d][kind][k],), sc, dg) if d in base else '—' for d, (k, _, sc, dg) in cols])
     labels = list(dict.fromkeys(lab for d in datasets for lab, _ in published.get(d, [])))
     for lab in labels:
-        row(f'*{lab}, unverified*', [_fmt(dict(published.get(d, [])).get(lab, {}).get(k), sc, dg) for d, (k, _, sc, dg) in cols])
+        row(f'*{lab}*', [_fmt(dict(published.get(d, [])).get(lab, {}).get(k), sc, dg) for d, (k, _, sc, dg) in cols])
     return '\n'.join(lines)
 
 # %% ../nbs/02a_comparison.ipynb #b453b3af

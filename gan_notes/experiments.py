@@ -174,11 +174,11 @@ class Reseeded:
         "The recipe's learner for run `seed`, seeded with `seeds[seed]`."
         return resolve(self.spec).learner(data, self.seeds[check_int(seed, 'seed', 0, len(self.seeds))], cbs, **settings)
 
-def _sweep(named:dict, datasets, seeds:tuple, steps:int, jobs:int, progress, eval_every:int, eval_last:int)->list:
-    "`sweep` over `{name: (spec, settings)}` for the given seeds (any seeds: runs are renumbered back to them)."
+def _sweep(named:dict, datasets, seeds:tuple, steps:int, jobs:int, progress, eval_every:int, eval_last:int, **kw)->list:
+    "`sweep` over `{name: (spec, settings)}` for the given seeds (any seeds: runs are renumbered back to them); `kw`: `sweep`'s `store`, `resume`, `failures`."
     from gan_notes.experiments import Reseeded as reseeded   # by module name, so that a worker process can unpickle it
     runs = sweep({n: reseeded(spec, seeds) for n, (spec, _) in named.items()}, datasets, len(seeds), steps, jobs,
-                 {n: s for n, (_, s) in named.items()}, 'gan_notes.experiments:evaluate_run', eval_every, eval_last, progress)
+                 {n: s for n, (_, s) in named.items()}, 'gan_notes.experiments:evaluate_run', eval_every, eval_last, progress, **kw)
     for r in runs: r['seed'] = seeds[r['seed']]
     return runs
 
@@ -198,6 +198,9 @@ def compare(objectives=None, # Names in `OBJECTIVES`; default all five
             eval_every:int=EVAL_EVERY, # Steps between evaluations
             eval_last:int=EVAL_LAST, # Evaluations averaged into each run's metrics
             settings_from:str='equal', # `'equal'`: the search's learning rates (`EQUAL_BUDGET`); `'source'`: the source's settings; `'recipe'`: the recipe's own
+            store=None, # Optional folder where each finished group is written at once (`comparison.sweep`), for `resume`
+            resume:bool=False, # Read the groups already in `store` instead of training them again
+            failures:list|None=None, # Optional list that receives one record per failed group (`comparison.sweep`)
             **settings # Overrides of the objectives' settings, on top of `settings_from`'s
            )->list:
     "Train every objective on every dataset on the evaluation seeds, the seeds of each as one ensemble; one record per run."
@@ -205,7 +208,8 @@ def compare(objectives=None, # Names in `OBJECTIVES`; default all five
     check_int(steps, 'steps')
     base = settings_for(objectives, settings_from)
     user = overrides(objectives, **settings)
-    runs = _sweep({o: (OBJECTIVES[o], {**base[o], **user[o]}) for o in objectives}, datasets, seeds, steps, jobs, progress, eval_every, eval_last)
+    runs = _sweep({o: (OBJECTIVES[o], {**base[o], **user[o]}) for o in objectives}, datasets, seeds, steps, jobs, progress, eval_every, eval_last,
+                  store=store, resume=resume, failures=failures)
     for r in runs: r['settings_from'] = settings_from
     return runs
 
