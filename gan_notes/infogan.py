@@ -23,21 +23,35 @@ from .structure import (CrossEntropyObjective, Learner, Generator, Discriminator
 from .comparison import Recipe
 
 # %% ../nbs/07_infogan.ipynb #904a1575
+_SUM_ROUNDINGS = 83   # roundings behind one float sum of any array NumPy can index: 64 pairwise levels + 19 inside a 128-element block
+
+def _unit_roundoff(dtype)->float:
+    "u of a float dtype (half its machine epsilon); float64's for integers, which convert exactly up to 2**53."
+    try: return float(torch.finfo(dtype).eps)/2 if isinstance(dtype, torch.dtype) else float(np.finfo(dtype).eps)/2
+    except (TypeError, ValueError): return 2.**-53
+
 def _as_probs(p, # Candidate probabilities (array-like or tensor)
               name:str, # Argument name for messages
               ndim:int # 1 for a distribution, 2 for a joint table
              )->np.ndarray:
-    "`p` as float64 after checking it is an `ndim`-D table of probabilities: finite, non-negative, summing to 1."
-    if torch.is_tensor(p): p = p.detach().cpu().double().numpy()
-    try: a = np.asarray(p, dtype=np.float64)
-    except (TypeError, ValueError): raise ValueError(f"{name} must be an array of probabilities, got {type(p).__name__}") from None
+    "`p` as float64 after checking it is an `ndim`-D table of real probabilities: finite, non-negative, summing to 1 within rounding."
+    if torch.is_tensor(p):
+        if p.is_complex() or p.dtype == torch.bool: raise TypeError(f"{name} must hold real probabilities, got a {p.dtype} tensor")
+        u_in, p = _unit_roundoff(p.dtype), p.detach().cpu().double().numpy()
+    else:
+        try: raw = np.asarray(p)
+        except (TypeError, ValueError): raise TypeError(f"{name} must be an array of probabilities, got {type(p).__name__}") from None
+        if raw.dtype.kind == 'c' or raw.dtype.kind == 'b': raise TypeError(f"{name} must hold real probabilities, got dtype {raw.dtype}")
+        if raw.dtype.kind not in 'fiu': raise TypeError(f"{name} must be an array of probabilities (real numbers), got {type(p).__name__} of dtype {raw.dtype}")
+        u_in, p = _unit_roundoff(raw.dtype), raw
+    a = np.asarray(p, dtype=np.float64)
     what = 'a 1-D vector' if ndim == 1 else 'a 2-D table'
     if a.ndim != ndim: raise ValueError(f"{name} must be {what} of probabilities, got {a.ndim}-D with shape {a.shape}")
     if a.size == 0: raise ValueError(f"{name} is empty, shape {a.shape}")
     if not np.isfinite(a).all(): raise ValueError(f"{name} contains NaN or infinite values")
     if (a < 0).any(): raise ValueError(f"{name} has negative entries (smallest {a.min():.3g}); probabilities are >= 0")
-    s, tol = float(a.sum()), 1e-9 + a.size*float(np.finfo(np.float32).eps)
-    if abs(s - 1) > tol: raise ValueError(f"{name} must sum to 1, sums to {s:.9g}")
+    s, tol = float(a.sum()), (_SUM_ROUNDINGS + 1)*u_in + _SUM_ROUNDINGS*2.**-53
+    if abs(s - 1) > tol: raise ValueError(f"{name} must sum to 1, sums to {s:.9g} (off by {abs(s - 1):.2g}, more than the {tol:.1e} of rounding)")
     return a
 
 def _h(a:np.ndarray)->float:
