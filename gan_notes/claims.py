@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
+from .data import check_int
 
 # %% ../nbs/02b_claims.ipynb #7f05cfc7
 ALPHA = 0.05   # the significance level of every claim unless it states another
@@ -19,10 +20,6 @@ DIRECTIONS = ('greater', 'less')
 def _direction(direction):
     if direction not in DIRECTIONS: raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     return direction
-
-def _count(v, name, lo=0):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo: raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-    return int(v)
 
 def _prob(v, name, open_=False):
     if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) or not math.isfinite(v) or not (0 < v < 1 if open_ else 0 <= v <= 1):
@@ -35,7 +32,7 @@ def binomial_pvalue(k:int, # Seeds that follow the rule
                     direction:str='greater' # `'greater'`: P(X >= k); `'less'`: P(X <= k), X ~ Binomial(n, p0)
                    )->float:
     "The exact one-sided binomial p-value of `k` successes in `n` trials against rate `p0`."
-    n = _count(n, 'n', 1); k = _count(k, 'k')
+    n, k = check_int(n, 'n'), check_int(k, 'k', 0)
     if k > n: raise ValueError(f"k must be at most n = {n}, got {k}")
     p0 = _prob(p0, 'p0')
     return float(stats.binom.sf(k - 1, n, p0) if _direction(direction) == 'greater' else stats.binom.cdf(k, n, p0))
@@ -46,7 +43,7 @@ def clopper_pearson(k:int, # Successes
                     direction:str='greater' # `'greater'`: a lower bound on the rate; `'less'`: an upper bound
                    )->tuple: # `(lower, upper)`: one of them is 0 or 1
     "The exact one-sided (1 − `alpha`) Clopper–Pearson confidence bound on a binomial rate."
-    n = _count(n, 'n', 1); k = _count(k, 'k')
+    n, k = check_int(n, 'n'), check_int(k, 'k', 0)
     if k > n: raise ValueError(f"k must be at most n = {n}, got {k}")
     alpha = _prob(alpha, 'alpha', open_=True)
     if _direction(direction) == 'greater': return (0. if k == 0 else float(stats.beta.ppf(alpha, k, n - k + 1)), 1.)
@@ -113,7 +110,7 @@ def t_bound(estimate, # The estimate (of a mean or a difference), without its nu
 def seeds_text(seeds # Seeds (integers)
               )->str:
     "Seeds in words, runs of consecutive seeds as ranges: `[0, 1, 2, 5]` -> `'0–2, 5'`."
-    s = sorted({_count(x, 'seeds') for x in seeds})
+    s = sorted({check_int(x, 'seeds', 0) for x in seeds})
     if not s: raise ValueError("seeds is empty")
     runs, start = [], s[0]
     for a, b in zip(s, s[1:] + [None]):
@@ -124,7 +121,7 @@ def disjoint_seeds(evaluation, # The seeds a report or claim is decided on
                    tuning # Every seed that any setting was chosen on
                   )->tuple:
     "The evaluation seeds, sorted, after checking that none of them was used to choose a setting."
-    ev, tu = {_count(x, 'evaluation') for x in evaluation}, {_count(x, 'tuning') for x in tuning}
+    ev, tu = {check_int(x, 'evaluation', 0) for x in evaluation}, {check_int(x, 'tuning', 0) for x in tuning}
     if not ev: raise ValueError("evaluation seeds are empty")
     both = sorted(ev & tu)
     if both: raise ValueError(f"evaluation seeds {seeds_text(both)} were also tuning seeds: a claim decided on them would be circular")
@@ -195,9 +192,9 @@ class Claim:
         for k, v in (('name', name), ('rule', rule)):
             if not isinstance(v, str) or not v.strip(): raise ValueError(f"{k} must be a non-empty string, got {v!r}")
         if isinstance(seeds, (str, bytes)) or not hasattr(seeds, '__iter__'): raise ValueError(f"seeds must be a collection of integers, got {seeds!r}")
-        self.seeds = tuple(sorted({_count(s, 'seeds') for s in seeds}))
+        self.seeds = tuple(sorted({check_int(s, 'seeds', 0) for s in seeds}))
         if not self.seeds: raise ValueError("seeds is empty")
-        self.n_seeds = len(self.seeds) if n_seeds is None else _count(n_seeds, 'n_seeds', 1)
+        self.n_seeds = len(self.seeds) if n_seeds is None else check_int(n_seeds, 'n_seeds')
         if self.n_seeds > len(self.seeds): raise ValueError(f"n_seeds = {self.n_seeds} but only {len(self.seeds)} seeds are allowed")
         if where is not None and not isinstance(where, dict): raise ValueError(f"where must be a dict of field values, got {type(where).__name__}")
         self.name, self.rule, self.alpha, self.where = name, rule, _prob(alpha, 'alpha', open_=True), dict(where or {})
@@ -227,11 +224,17 @@ class Claim:
             raise ValueError(f"seed {r['seed']}: metric {metric!r} is {v!r}, not a finite number")
         return float(v)
 
-    def test_text(self)->str: raise NotImplementedError
+    def test_text(self)->str:
+        "The test that decides the claim, in words (each kind of claim states its own)."
+        raise NotImplementedError
+    def groups(self)->tuple:
+        "The selections whose records the test compares: the claim's own `where` (a two-group claim has two)."
+        return (self.where,)
+    def _verdict(self, *groups)->Verdict: raise NotImplementedError   # each kind of claim: its test on the checked records of its groups
     def decide(self, records:list # Run records (dicts with `seed` and the metrics)
               )->Verdict:
-        "The verdict on `records` (refused when they hold other seeds, or fewer or more than stated)."
-        raise NotImplementedError
+        "The verdict on `records`: each group's records checked by `select` (refused when they hold other seeds, or fewer or more than stated), then the claim's test."
+        return self._verdict(*(self.select(records, w) for w in self.groups()))
     def statement(self)->str:
         "The claim as stated before any run."
         return (f"{self.name}. Rule: {self.rule}. Test: {self.test_text()} at α = {self.alpha:g}, on {self.n_seeds} seeds "
@@ -256,10 +259,8 @@ class BinomialClaim(Claim):
         self.success, self.p0, self.direction = success, _prob(p0, 'p0', open_=True), _direction(direction)
     def test_text(self)->str:
         return f"exact one-sided binomial test of the count against a rate {'≤' if self.direction == 'greater' else '≥'} {self.p0:g}"
-    def decide(self, records:list # Run records
-              )->Verdict:
+    def _verdict(self, rs)->Verdict:
         "Count the seeds that follow the rule; exact binomial p-value and Clopper–Pearson bound."
-        rs = self.select(records)
         hits = {}
         for r in rs:
             h = self.success(r)
@@ -269,7 +270,21 @@ class BinomialClaim(Claim):
         return Verdict(self, hits, binomial_pvalue(k, n, self.p0, self.direction), clopper_pearson(k, n, self.alpha, self.direction),
                        k/n, f"{k} of {n} seeds follow the rule")
 
-class MeanClaim(Claim):
+class _TClaim(Claim):
+    "What the t-test claims share: a metric (a record key), a direction, at least 2 seeds, a default rule, and the verdict from the test's pieces."
+    def __init__(self, name, metric, direction, rule, seeds, n_seeds, alpha, where):
+        if not isinstance(metric, str) or not metric: raise ValueError(f"metric must be a record key, got {metric!r}")
+        self.metric, self.direction = metric, _direction(direction)
+        super().__init__(name, rule or self._default_rule(), seeds, n_seeds, alpha, where)
+        if self.n_seeds < 2: raise ValueError(f"n_seeds must be at least 2 for a t test, got {self.n_seeds}")
+    def _default_rule(self)->str: raise NotImplementedError
+    def _t_verdict(self, values, e, se, df, null, detail, df_text)->Verdict:
+        "The verdict from the t test's pieces: `e` the estimate minus its `null` value, standard error `se`, `df` degrees of freedom."
+        b = t_bound(e + null, se, df, self.alpha, self.direction)
+        return Verdict(self, values, t_pvalue(e, se, df, self.direction), (b, math.inf) if self.direction == 'greater' else (-math.inf, b),
+                       e + null, f"{detail}, t = {'∞' if se == 0 else _fmt(e/se)} with {df_text} df")
+
+class MeanClaim(_TClaim):
     "A claim that a metric's mean over seeds lies above (or below) a threshold, decided by the one-sample t test."
     estimand = 'mean'
     def __init__(self, name:str, # What is claimed
@@ -281,28 +296,22 @@ class MeanClaim(Claim):
                  n_seeds:int|None=None, # How many seeds decide it (at least 2)
                  alpha:float=ALPHA, # Significance level
                  where:dict|None=None): # Selection of its records
-        if not isinstance(metric, str) or not metric: raise ValueError(f"metric must be a record key, got {metric!r}")
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
             raise ValueError(f"threshold must be a finite number, got {threshold!r}")
-        self.metric, self.threshold, self.direction = metric, float(threshold), _direction(direction)
-        super().__init__(name, rule or f"the mean of {metric} over seeds is {'above' if direction == 'greater' else 'below'} {threshold:g}",
-                         seeds, n_seeds, alpha, where)
-        if self.n_seeds < 2: raise ValueError(f"n_seeds must be at least 2 for a t test, got {self.n_seeds}")
+        self.threshold = float(threshold)
+        super().__init__(name, metric, direction, rule, seeds, n_seeds, alpha, where)
+    def _default_rule(self)->str:
+        return f"the mean of {self.metric} over seeds is {'above' if self.direction == 'greater' else 'below'} {self.threshold:g}"
     def test_text(self)->str:
         return f"one-sided one-sample t test of the mean of {self.metric} against {self.threshold:g}, {self.n_seeds - 1} df"
-    def decide(self, records:list # Run records
-              )->Verdict:
+    def _verdict(self, rs)->Verdict:
         "The one-sample t test of the metric's mean against the threshold, with its one-sided bound."
-        rs = self.select(records)
         vals = {r['seed']: self._value(r, self.metric) for r in rs}
         e, se, df = one_sample_t(list(vals.values()), self.threshold)
         e, se = float(e), float(se)
-        b = t_bound(e + self.threshold, se, df, self.alpha, self.direction)
-        return Verdict(self, vals, t_pvalue(e, se, df, self.direction), (b, math.inf) if self.direction == 'greater' else (-math.inf, b),
-                       e + self.threshold, f"mean {_fmt(e + self.threshold)}, standard error {_fmt(se)}, t = "
-                       f"{'∞' if se == 0 else _fmt(e/se)} with {df} df")
+        return self._t_verdict(vals, e, se, df, self.threshold, f"mean {_fmt(e + self.threshold)}, standard error {_fmt(se)}", df)
 
-class WelchClaim(Claim):
+class WelchClaim(_TClaim):
     "A claim that a metric's mean in group a exceeds (or is below) group b's, decided by Welch's t test."
     estimand = 'difference of means'
     def __init__(self, name:str, # What is claimed
@@ -316,30 +325,29 @@ class WelchClaim(Claim):
                  n_seeds:int|None=None, # Seeds per group (at least 2)
                  alpha:float=ALPHA, # Significance level
                  labels:tuple|None=None): # Names of the two groups in the verdict; default their field values
-        if not isinstance(metric, str) or not metric: raise ValueError(f"metric must be a record key, got {metric!r}")
         for k, g in (('a', a), ('b', b)):
             if not isinstance(g, dict) or not g: raise ValueError(f"{k} must be a non-empty dict of field values, got {g!r}")
         if a == b: raise ValueError("a and b select the same records")
         if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not math.isfinite(delta): raise ValueError(f"delta must be a finite number, got {delta!r}")
-        self.metric, self.a, self.b, self.direction, self.delta = metric, dict(a), dict(b), _direction(direction), float(delta)
+        self.a, self.b, self.delta = dict(a), dict(b), float(delta)
         label = lambda g: ' '.join(str(v) for v in g.values())
         self.labels = (label(a), label(b)) if labels is None else tuple(labels)
         if len(self.labels) != 2 or not all(isinstance(l, str) and l for l in self.labels) or self.labels[0] == self.labels[1]:
             raise ValueError(f"labels must be two different names, got {labels!r}")
-        super().__init__(name, rule or f"the mean of {metric} of {self.labels[0]} is {'above' if direction == 'greater' else 'below'} "
-                         f"{self.labels[1]}'s" + (f" by more than {delta:g}" if delta else ''), seeds, n_seeds, alpha)
-        if self.n_seeds < 2: raise ValueError(f"n_seeds must be at least 2 for a t test, got {self.n_seeds}")
+        super().__init__(name, metric, direction, rule, seeds, n_seeds, alpha, None)
+    def _default_rule(self)->str:
+        return (f"the mean of {self.metric} of {self.labels[0]} is {'above' if self.direction == 'greater' else 'below'} "
+                f"{self.labels[1]}'s" + (f" by more than {self.delta:g}" if self.delta else ''))
+    def groups(self)->tuple:
+        "Group a's selection and group b's."
+        return (self.a, self.b)
     def test_text(self)->str:
         return (f"one-sided Welch t test of the difference of the means of {self.metric}" + (f" against {self.delta:g}" if self.delta else '')
                 + ", Welch–Satterthwaite df")
-    def decide(self, records:list # Run records of both groups
-              )->Verdict:
+    def _verdict(self, ra, rb)->Verdict:
         "Welch's t test of the difference of the two groups' means, with its one-sided bound."
-        va = {r['seed']: self._value(r, self.metric) for r in self.select(records, self.a)}
-        vb = {r['seed']: self._value(r, self.metric) for r in self.select(records, self.b)}
+        va, vb = ({r['seed']: self._value(r, self.metric) for r in rs} for rs in (ra, rb))
         d, se, df = (float(v) for v in welch(list(va.values()), list(vb.values()), self.delta))
-        b = t_bound(d + self.delta, se, df, self.alpha, self.direction)
-        return Verdict(self, {self.labels[0]: va, self.labels[1]: vb}, t_pvalue(d, se, df, self.direction),
-                       (b, math.inf) if self.direction == 'greater' else (-math.inf, b), d + self.delta,
-                       f"means {_fmt(np.mean(list(va.values())))} and {_fmt(np.mean(list(vb.values())))}, difference {_fmt(d + self.delta)}, "
-                       f"standard error {_fmt(se)}, t = {'∞' if se == 0 else _fmt(d/se)} with {df:.2f} df")
+        return self._t_verdict({self.labels[0]: va, self.labels[1]: vb}, d, se, df, self.delta,
+                               f"means {_fmt(np.mean(list(va.values())))} and {_fmt(np.mean(list(vb.values())))}, difference "
+                               f"{_fmt(d + self.delta)}, standard error {_fmt(se)}", f"{df:.2f}")

@@ -13,7 +13,7 @@ import io, math, os, sys, threading, time, warnings
 import numpy as np
 import torch
 from torch import Tensor
-from .data import check_int
+from .data import check_int, check_positive
 from .structure import Callback, CancelFitException, Recorder, GradNorms, History, d_output_keys, _first, _to_device
 
 # %% ../nbs/02_dashboard.ipynb #a2c45014
@@ -195,8 +195,7 @@ class ToyView:
                  n_arrows:int=150, # Fakes that get a gradient arrow
                  arrow_scale:float|None=None): # Arrow length per unit of gradient; default automatic: set by the first `compute`, then only ever reduced
         for name, v in (('n_samples', n_samples), ('grid', grid), ('lines', lines), ('n_arrows', n_arrows)): check_int(v, name)
-        if arrow_scale is not None and (isinstance(arrow_scale, bool) or not isinstance(arrow_scale, (int, float)) or not arrow_scale > 0):
-            raise ValueError(f"arrow_scale must be a positive number or None, got {arrow_scale!r}")
+        if arrow_scale is not None: arrow_scale = check_positive(arrow_scale, 'arrow_scale')
         self.n_samples, self.grid, self.lines, self.arrow_scale, self.auto_scale = n_samples, grid, lines, arrow_scale, arrow_scale is None
         batch = learn.data.sample(n_samples, torch.Generator().manual_seed(1))
         self.real = _first(batch).detach().cpu().float().numpy()
@@ -501,8 +500,7 @@ def frame_due(now:float, # Clock now, seconds
     "Whether the next live frame is due: `1/fps` after the last one started, and late enough that frames take at most `max_overhead` of the time."
     for name, v in (('now', now), ('last_end', last_end), ('last_cost', last_cost)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v): raise ValueError(f"{name} must be a finite number, got {v!r}")
-    for name, v in (('fps', fps), ('max_overhead', max_overhead)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0: raise ValueError(f"{name} must be a positive number, got {v!r}")
+    fps, max_overhead = check_positive(fps, 'fps', finite=False), check_positive(max_overhead, 'max_overhead', finite=False)
     return now - last_end >= max(1/fps - last_cost, last_cost*(1/max_overhead - 1))
 
 # %% ../nbs/02_dashboard.ipynb #112df656
@@ -527,10 +525,8 @@ class Dashboard(Callback):
         if preview is not None and not callable(preview): raise ValueError(f"preview must be a function preview(learn) -> (images, per_row), got {preview!r}")
         self.preview = preview
         self.metrics = _check_metrics(metrics)
-        for name, v in (('max_overhead', max_overhead), ('fps', fps)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0: raise ValueError(f"{name} must be a positive number, got {v!r}")
-        if arrow_scale is not None and (isinstance(arrow_scale, bool) or not isinstance(arrow_scale, (int, float)) or not arrow_scale > 0):
-            raise ValueError(f"arrow_scale must be a positive number or None, got {arrow_scale!r}")
+        max_overhead, fps = check_positive(max_overhead, 'max_overhead', finite=False), check_positive(fps, 'fps', finite=False)
+        if arrow_scale is not None: arrow_scale = check_positive(arrow_scale, 'arrow_scale')
         if live not in (None, True, False): raise ValueError(f"live must be None, True or False, got {live!r}")
         self.every, self.n_samples, self.stats_every, self.max_overhead = every, n_samples, stats_every, float(max_overhead)
         self.fps, self.n_arrows, self.arrow_scale = float(fps), n_arrows, arrow_scale
@@ -563,8 +559,7 @@ class Dashboard(Callback):
                lr:float): # The new learning rate
         "Set `player`'s learning rate from the next step on (a slider); the change is logged as `lr_d`/`lr_g` in the history."
         if player not in ('D', 'G'): raise ValueError(f"player must be 'D' or 'G', got {player!r}")
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0): raise ValueError(f"lr must be a positive number, got {lr!r}")
-        self._pending_lr[player] = float(lr); self._wake.set()
+        self._pending_lr[player] = check_positive(lr, 'lr'); self._wake.set()
 
     def _on_msg(self, content):
         "A message from the live view: `{'event': 'pause' | 'resume' | 'step' | 'stop' | 'lr', 'player', 'value'}`."

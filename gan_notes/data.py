@@ -9,7 +9,7 @@ __all__ = ['SEED_RANGE', 'TOY_DATASETS', 'PRIORS', 'MNIST_OFFLINE_SIZE', 'TORCHV
            'torchvision_dataset', 'image_grid']
 
 # %% ../nbs/00_data.ipynb #8134e0ee
-import math
+import math, numbers
 import torch
 from torch import Tensor
 
@@ -19,21 +19,23 @@ def check_int(v, # The value to check
               lo:int=1, # The smallest value allowed
               hi:int|None=None # If given, values must be below it
              )->int:
-    "`v` if it is an integer (not a bool) in [`lo`, `hi`); else a `ValueError` naming `name`: the package's one integer check."
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v >= hi):
+    "`v` as an `int` if it is an integer (Python's or NumPy's, not a bool) in [`lo`, `hi`); else a `ValueError` naming `name`: the package's one integer check."
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo or (hi is not None and v >= hi):
         want = f"an integer in [{lo}, {hi})" if hi is not None else 'a positive integer' if lo == 1 else f"an integer >= {lo}"
         raise ValueError(f"{name} must be {want}, got {v!r}")
-    return v
+    return int(v)
 
 def check_positive(v, # The value to check
-                   name:str='x' # The argument's name, for the message
+                   name:str='x', # The argument's name, for the message
+                   finite:bool=True # False: `math.inf` is allowed too (e.g. "no limit")
                   )->float:
     "`v` as a float if it is a positive finite number (not a bool; an integer too large for a float is not); else a `ValueError` naming `name`: the package's one positive-number check."
     f = math.nan
     if not isinstance(v, bool) and isinstance(v, (int, float)):
         try: f = float(v)
         except OverflowError: pass
-    if not 0 < f < math.inf: raise ValueError(f"{name} must be a positive number, got {_short(v)}")
+    if not (0 < f < math.inf or (f == math.inf and not finite)):
+        raise ValueError(f"{name} must be a positive number{'' if finite else ' or inf'}, got {_short(v)}")
     return f
 
 def _check_size(v, name:str, lo:int=1)->int:

@@ -16,7 +16,7 @@ from torch import nn
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.overrides import TorchFunctionMode
-from .data import check_int
+from .data import check_int, check_positive
 from .structure import (Callback, Checkpointer, CancelFitException, MetricsCallback, Learner, load_checkpoint,
                                  save_checkpoint, read_checkpoint, player_networks, _rng_state, _set_rng_state)
 
@@ -60,7 +60,7 @@ def init_distributed(timeout:float=600., # Seconds a collective may wait for the
     if not env['launched']:
         raise ValueError("this process was not started by torchrun (no RANK and WORLD_SIZE in its environment): "
                          "start it with torchrun --nproc-per-node N, or with gan-notes train --nproc N")
-    if not timeout > 0: raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    timeout = check_positive(timeout, 'timeout')
     device = rank_device(env['local_rank'])
     if device.type == 'cuda': torch.cuda.set_device(device)
     if not dist.is_initialized():
@@ -416,7 +416,7 @@ def torchrun_args(nproc:int, # Processes on this machine
         check_int(v, name)
     if isinstance(command, str) or not all(isinstance(c, str) for c in command):
         raise ValueError(f"command must be a list of strings such as ['-m', 'gan_notes.cli', 'train'], got {command!r}")
-    if not rdzv_timeout > 0: raise ValueError(f"rdzv_timeout must be a positive number of seconds, got {rdzv_timeout!r}")
+    check_positive(rdzv_timeout, 'rdzv_timeout')
     if nnodes == 1 and rdzv_endpoint is None: head = ['--standalone']
     else:
         if rdzv_endpoint is None: raise ValueError(f"nnodes={nnodes} needs rdzv_endpoint, the host:port where the machines meet")

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 import numpy as np
 import torch
-from .data import toy_dataset, check_samples, check_int
+from .data import toy_dataset, check_samples, check_int, check_positive
 from .structure import Learner, Objective, default_callbacks, MetricsCallback, atomic_write, arithmetic_signature
 from .claims import BinomialClaim, MeanClaim, WelchClaim, disjoint_seeds, seeds_text
 from .comparison import (Recipe, toy_gan, resolve, evaluate as evaluate_mixture, baselines, meaningless, mean_se, summarize, sweep,
@@ -263,9 +263,8 @@ def tune(objectives=None, # Names in `OBJECTIVES`; default all five
     objectives = _objectives(objectives)
     seeds = tuple(check_int(s, 'seeds', 0) for s in seeds)
     if not seeds or not set(seeds) <= set(TUNING_SEEDS): raise ValueError(f"tuning seeds must be among TUNING_SEEDS {TUNING_SEEDS}, got {seeds}")
-    grid = tuple(grid)
-    if not grid or not all(isinstance(m, (int, float)) and not isinstance(m, bool) and m > 0 for m in grid):
-        raise ValueError(f"grid must hold positive multiples of the source's learning rate, got {grid!r}")
+    grid = tuple(check_positive(m, 'each multiple in grid') for m in grid)
+    if not grid: raise ValueError("grid must hold at least one multiple of the source's learning rate")
     user = overrides(objectives, **settings)
     named = {f'{o} lr×{m:g}': (OBJECTIVES[o], {**user[o], 'lr': base_lr(o)*m}) for o in objectives for m in grid}
     meta = {f'{o} lr×{m:g}': (o, m) for o in objectives for m in grid}
@@ -378,7 +377,7 @@ def matmul_peak(n:int=512, # Side of the square float32 matrices
                )->float:
     "This machine's single-thread float32 matrix-product speed in GFLOP/s (2n³ operations per product, the best of 5 rounds)."
     check_int(n, 'n')
-    if not seconds > 0: raise ValueError(f"seconds must be positive, got {seconds!r}")
+    seconds = check_positive(seconds, 'seconds')
     old = torch.get_num_threads(); torch.set_num_threads(1)
     try:
         a, b = torch.randn(n, n), torch.randn(n, n)
@@ -405,7 +404,8 @@ def throughput(runs:list, # Records of one comparison (each with its objective, 
                peak:float # Single-thread matmul peak, GFLOP/s
               )->dict: # `{'flops', 'cpu_s', 'gflops_per_cpu_s', 'fraction_of_peak', 'not_counted'}`
     "Training throughput: the FLOPs of every run's steps (`step_flops`) over its group's training CPU seconds, and as a fraction of `peak`."
-    if not runs or not cpu_seconds > 0 or not peak > 0: raise ValueError("runs must be non-empty, cpu_seconds and peak positive")
+    if not runs: raise ValueError("runs must be non-empty")
+    cpu_seconds, peak = check_positive(cpu_seconds, 'cpu_seconds'), check_positive(peak, 'peak')
     per, skipped = {}, {}
     for r in runs:
         key = (r['objective'], r['data'])

@@ -19,7 +19,7 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from fastcore.basics import patch
-from .data import sample_noise, check_int
+from .data import sample_noise, check_int, check_positive, _short
 
 # %% ../nbs/01_structure.ipynb #2d1a1076
 def seed_everything(seed:int # The seed for Python, NumPy and torch (CPU and CUDA)
@@ -672,8 +672,7 @@ class ClipGradients(Callback):
     order = 0
     def __init__(self, max_norm:float, # Largest total gradient norm
                  players:tuple=('D', 'G')): # Whose updates to clip
-        if not max_norm > 0: raise ValueError(f"max_norm must be positive, got {max_norm!r}")
-        self.max_norm, self.players = float(max_norm), tuple(players)
+        self.max_norm, self.players = check_positive(max_norm, 'max_norm'), tuple(players)
     def wrap_step(self, learn, player, step):
         if player in self.players:
             params = [p for n in learn.updates[player] for g in learn.opts[n].param_groups for p in g['params'] if p.grad is not None]
@@ -861,11 +860,6 @@ def read_checkpoint(path # A file written by `save_checkpoint`
     return state
 
 # %% ../nbs/01_structure.ipynb #c4c1ab0a
-def _short(v)->str:
-    "`v` for a message: its repr, cut to 60 characters."
-    r = repr(v)
-    return r if len(r) <= 60 else r[:57] + '...'
-
 def _same_kind(a, b)->bool:
     "Whether setting `a` is of the kind of `b`: numbers for numbers, bools, None, strings, and sequences of such, item by item."
     if isinstance(b, bool) or b is None or isinstance(b, str): return type(a) == type(b)

@@ -13,7 +13,7 @@ import torch
 from torch import nn, Tensor
 from scipy.optimize import linear_sum_assignment
 from scipy.integrate import quad
-from .data import check_samples, check_int
+from .data import check_samples, check_int, check_positive
 from .structure import Objective
 from .comparison import MemberStreams, toy_gan, draw
 
@@ -108,10 +108,6 @@ def lipschitz_estimate(f, # A function of torch tensors (N, d) -> (N,) or (N, 1)
     return best
 
 # %% ../nbs/08_wasserstein.ipynb #135cdfac
-def _check_positive(**kw):
-    for k, v in kw.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0: raise ValueError(f"{k} must be a positive number, got {v!r}")
-
 class _CriticObjective(Objective):
     "Shared parts of WGAN and WGAN-GP: the critic's two means and the generator loss -E f(G(z))."
     def _critic_terms(self, learn, batch):
@@ -131,8 +127,7 @@ class WGANObjective(_CriticObjective):
                  clip:float=0.01, # Every critic weight is clipped to [-clip, clip] after each critic step
                  lr:float=5e-5, # RMSProp learning rate of both players
                  k:int=5): # Critic steps per generator step (n_critic)
-        _check_positive(clip=clip, lr=lr); check_int(k, 'k')
-        self.clip, self.lr, self.k = clip, lr, k
+        self.clip, self.lr, self.k = check_positive(clip, 'clip'), check_positive(lr, 'lr'), check_int(k, 'k')
 
     def optimizers(self, learn):
         "RMSProp for both players, as in the paper."
@@ -179,8 +174,8 @@ class WGANGPObjective(_CriticObjective):
                  k:int=5, # Critic steps per generator step (n_critic)
                  lr:float=1e-4, # Adam learning rate of both players
                  betas:tuple=(0., 0.9)): # Adam betas
-        _check_positive(lam=lam, lr=lr); check_int(k, 'k')
-        self.lam, self.k, self.lr, self.betas = lam, k, lr, tuple(float(b) for b in betas)
+        self.lam, self.k, self.lr = check_positive(lam, 'lam'), check_int(k, 'k'), check_positive(lr, 'lr')
+        self.betas = tuple(float(b) for b in betas)
 
     def optimizers(self, learn):
         "Adam with the paper's betas (0, 0.9) for both players."
