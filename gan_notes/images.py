@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['MLP_GAN_SOURCE', 'mlp_gan_recipe', 'WGAN_GP_SOURCE', 'WGAN_GP_SETTINGS', 'wgan_gp_recipe', 'IMAGE_GANS',
-           'CONDITIONAL', 'REFERENCE_ROWS', 'IMAGE_COLUMNS', 'PUBLISHED_IMAGES', 'SEED_BASE', 'SETTINGS_SEEDS',
-           'DEFAULT_SEEDS_MNIST', 'DEFAULT_BUDGET_S', 'DEFAULT_EVALS', 'evaluate_image', 'eval_marks', 'sample_grid',
-           'train_at_budget', 'run_budgets', 't_interval', 'image_references', 'image_table', 'image_seeds',
-           'image_claims', 'decide_claims', 'image_figure', 'write_image_report', 'compare_images', 'rerun_point']
+           'CONDITIONAL', 'PROBE_WIDTHS', 'PROBE_DEPTHS', 'REFERENCE_ROWS', 'IMAGE_COLUMNS', 'PUBLISHED_IMAGES',
+           'SEED_BASE', 'SETTINGS_SEEDS', 'DEFAULT_SEEDS_MNIST', 'DEFAULT_BUDGET_S', 'DEFAULT_EVALS', 'evaluate_image',
+           'eval_marks', 'sample_grid', 'train_at_budget', 'run_budgets', 'recipe_memory', 't_interval',
+           'image_references', 'image_table', 'image_seeds', 'image_claims', 'decide_claims', 'image_figure',
+           'write_image_report', 'compare_images', 'rerun_point']
 
 # %% ../nbs/09a_images.ipynb #ad3335c7
 import json, math, os, platform, subprocess, sys, time
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from .names import RECIPES
-from .data import check_int
+from .data import check_int, check_positive
 from .structure import Learner, TensorSource, seed_everything, default_callbacks, atomic_write, arithmetic_signature
 from .comparison import Recipe, resolve
 from .claims import one_sample_t, t_bound, MeanClaim, WelchClaim, disjoint_seeds, seeds_text
@@ -79,8 +80,7 @@ def eval_marks(budget_s:float, # Training CPU seconds of a run
                evals:int=5 # Evaluations: at budget/2^(evals-1), ..., budget/2, budget
               )->list: # CPU seconds at which a run is evaluated
     "The CPU marks of a run's evaluations: the budget halved `evals - 1` times, then doubling up to the budget."
-    if isinstance(budget_s, bool) or not isinstance(budget_s, (int, float)) or not (math.isfinite(budget_s) and budget_s > 0):
-        raise ValueError(f"budget_s must be a positive number of CPU seconds, got {budget_s!r}")
+    check_positive(budget_s, 'budget_s')
     check_int(evals, 'evals')
     return [budget_s/2**(evals - 1 - i) for i in range(evals)]
 
@@ -176,6 +176,55 @@ def run_budgets(tasks:list, # `dict`s of `train_at_budget`'s keyword arguments
     except BaseException: pool.terminate(); raise
     finally: pool.join()
     return out
+
+# %% ../nbs/09a_images.ipynb #30abdf74
+PROBE_WIDTHS, PROBE_DEPTHS = (8, 16, 24), (1, 2)   # the tiny networks built: a quadratic in width, a line in depth
+
+def _counts(recipe:Recipe, data:str, settings:dict)->tuple:
+    "Parameters of G and D, and activations per sample (G's forward, plus twice D's largest), of a run built with `settings` and stepped once."
+    learn = recipe.learner(data, 0, [], **settings)
+    params = sum(p.numel() for net in (learn.G, learn.D) for p in net.parameters())
+    peaks, hooks = {}, []
+    for name, net in (('G', learn.G), ('D', learn.D)):
+        cur = [0]
+        def leaf(m, i, o, cur=cur): cur[0] += sum(t.numel() for t in (o if isinstance(o, (tuple, list)) else [o]) if torch.is_tensor(t))
+        def top(m, i, o, cur=cur, name=name): peaks[name] = max(peaks.get(name, 0), cur[0]); cur[0] = 0
+        hooks += [m.register_forward_hook(leaf) for m in net.modules() if not list(m.children())]
+        hooks.append(net.register_forward_hook(top))
+    try:
+        with torch.random.fork_rng(): learn.fit(1)
+    finally:
+        for h in hooks: h.remove()
+    return params, (peaks.get('G', 0) + 2*peaks.get('D', 0))/learn.batch_size, learn.batch_size
+
+def _through(xs:tuple, ys:list, x:int)->float:
+    "The value at `x` of the polynomial of degree len(xs) - 1 through the points (xs, ys) (Lagrange's form)."
+    return sum(y*math.prod((x - b)/(a - b) for b in xs if b != a) for a, y in zip(xs, ys))
+
+def recipe_memory(recipe, # A `Recipe` (or a key of `IMAGE_GANS`) whose `build` makes its own networks
+                  data:str='mnist', # The dataset it trains on
+                  **settings # Its settings for the run (`width`, `depth`, `batch_size`, ...): the recipe's own where left out
+                 )->dict: # `{'params', 'acts_per_sample', 'batch_size', 'train_bytes', 'weights_bytes'}`
+    "Memory a run of a GAN with its own networks needs, estimated before they exist: tiny copies built and stepped once, their counts extrapolated in width and depth."
+    recipe = resolve(IMAGE_GANS[recipe]) if isinstance(recipe, str) and recipe in IMAGE_GANS else recipe
+    if not isinstance(recipe, Recipe): raise ValueError(f"recipe must be a Recipe or one of {list(IMAGE_GANS)}, got {recipe!r}")
+    s = recipe.resolve(**settings)
+    width, depth = (settings.get(k) for k in ('width', 'depth'))
+    for k, v in (('width', width), ('depth', depth)):
+        if v is not None: check_int(v, k)
+    batch = settings.get('batch_size')
+    if batch is not None: check_int(batch, 'batch_size')
+    tiny = {k: v for k, v in settings.items() if k not in ('width', 'depth', 'batch_size')} | ({'batch_size': 2} if batch is not None else {})
+    widths, depths = (PROBE_WIDTHS if width is not None else (None,)), (PROBE_DEPTHS if depth is not None else (None,))
+    grid = {(w, d): _counts(recipe, data, {**tiny, **({'width': w} if w else {}), **({'depth': d} if d else {})})
+            for w in widths for d in depths}
+    def at(i):                      # the count i of the grid at the requested width and depth
+        per_depth = [grid[(widths[0], d)][i] if width is None else _through(widths, [grid[(w, d)][i] for w in widths], width) for d in depths]
+        return per_depth[0] if depth is None else _through(depths, per_depth, depth)
+    params, acts = max(0, round(at(0))), max(0., at(1))
+    batch = batch if batch is not None else grid[(widths[0], depths[0])][2]
+    return {'params': params, 'acts_per_sample': acts, 'batch_size': batch,
+            'train_bytes': int(4*(4*params + 8*batch*acts)), 'weights_bytes': 4*params}
 
 # %% ../nbs/09a_images.ipynb #297ea8f8
 def t_interval(values, # Numbers, one per seed; None and NaN are left out
@@ -468,8 +517,7 @@ def rerun_point(record:dict, # One run of a `runs.json` (or from `train_at_budge
     if not isinstance(record, dict) or not {'model', 'seed', 'points', 'overrides'} <= set(record):
         raise ValueError("record must be a run record with 'model', 'seed', 'points' and 'overrides'")
     _check_models([record['model']])
-    if isinstance(point, bool) or not isinstance(point, int) or not 0 <= point < len(record['points']):
-        raise ValueError(f"point must index one of the run's {len(record['points'])} evaluations, got {point!r}")
+    check_int(point, "point (an index of the run's evaluations)", 0, len(record['points']))
     step = record['points'][point]['step']
     old = torch.get_num_threads(); torch.set_num_threads(1)
     try:
