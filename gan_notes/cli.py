@@ -37,16 +37,17 @@ def int_arg(lo:int=1, # The smallest value allowed
             hi:int|None=None, # If given, values must be below it
             why:str='' # What the range is, for the message (e.g. "NumPy's seeds are 32-bit")
            ):
-    "An argparse type: an integer in [`lo`, `hi`), `data.check_int`'s rule (without importing torch), whose message says `why`."
+    "An argparse type: an integer in [`lo`, `hi`) by `data.check_int` (the package's one integer rule), whose message says `why`."
     if isinstance(lo, bool) or not isinstance(lo, int) or (hi is not None and (isinstance(hi, bool) or not isinstance(hi, int) or hi <= lo)):
         raise ValueError(f"lo and hi must be integers with lo < hi, got {lo!r} and {hi!r}")
     want = (f"an integer in [{_int_text(lo)}, {_int_text(hi)})" if hi is not None else 'a positive integer' if lo == 1
             else f"an integer >= {lo}") + (f" ({why})" if why else '')
     def parse(s:str)->int:
+        from gan_notes.data import check_int   # imported when an option is parsed, not for `--help` (data imports torch)
         try: v = int(s)
         except ValueError: raise argparse.ArgumentTypeError(f"must be {want}, got {s!r}") from None
-        if v < lo or (hi is not None and v >= hi): raise argparse.ArgumentTypeError(f"must be {want}, got {v}")
-        return v
+        try: return check_int(v, 'value', lo, hi)
+        except ValueError: raise argparse.ArgumentTypeError(f"must be {want}, got {v}") from None
     parse.__name__ = 'int'   # argparse names the type in its own messages
     return parse
 
@@ -179,10 +180,11 @@ def build_parser()->argparse.ArgumentParser:
     c.add_argument('--eval-every', type=positive_int, help=f'steps between evaluations (default {EVAL_EVERY}{rec})')
     c.add_argument('--eval-last', type=positive_int, help=f"evaluations averaged into each run's metrics (default {EVAL_LAST}{rec})")
     def positive_float(s):
+        from gan_notes.data import check_positive   # the package's one positive-number rule (parsing time: `--help` stays free of torch)
         try: v = float(s)
         except ValueError: raise argparse.ArgumentTypeError(f"must be a positive number, got {s!r}") from None
-        if not v > 0 or not math.isfinite(v): raise argparse.ArgumentTypeError(f"must be a positive number, got {s}")
-        return v
+        try: return check_positive(v, 'value')
+        except ValueError: raise argparse.ArgumentTypeError(f"must be a positive number, got {s}") from None
     own = "(default: each objective's own, see the report's settings table; with --resume: the comparison's)"
     toy = list(OBJECTIVES)
     c.add_argument('--z-dim', type=positive_int, help=f'noise dimension {own}')
