@@ -203,7 +203,7 @@ def check_first_numbers(recorded, # The file's first recorded numbers (a dict, l
         if not ok: raise ValueError(f"{at}: {rerun!r} rerun, {recorded!r} recorded" + ('' if rtol is None else f" (rtol {rtol:.2g})"))
     elif recorded != rerun: raise ValueError(f"{at}: {rerun!r} rerun, {recorded!r} recorded")
 
-# %% ../nbs/00b_provenance.ipynb #36249087
+# %% ../nbs/00b_provenance.ipynb #b0c0fa02
 def layer_fan_ins(*nets # Networks (torch modules, or anything with `modules()`) of the forward path, in order
                  )->list: # The fan-in of each linear and convolution layer, for `float32_rtol`
     "The fan-ins of the linear and convolution layers of `nets`, in order: in_features, or in_channels/groups times the kernel's taps."
