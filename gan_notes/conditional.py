@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
-from .data import toy_dataset, ToyDataset, mode_coverage, check_samples, check_int
+from .data import toy_dataset, ToyDataset, mode_coverage, check_samples, check_int, check_positive
 from .digits import check_labels, EVAL_N, mnist_digits, classify, score, reference, classified_digits
 from .structure import CrossEntropyObjective, Learner, TensorSource, mlp, seed_everything, _activation, _first
 from .comparison import Recipe
@@ -96,8 +96,8 @@ class LabelEncoder(nn.Module):
 # %% ../nbs/05_conditional.ipynb #08c9d93f
 def _shape(s, name):
     s = (s,) if isinstance(s, int) and not isinstance(s, bool) else tuple(s) if isinstance(s, (tuple, list)) else None
-    if not s or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in s):
-        raise ValueError(f"{name} must be a positive integer or a tuple of them (a sample's shape), got {s!r}")
+    if not s: raise ValueError(f"{name} must be a positive integer or a tuple of them (a sample's shape), got {s!r}")
+    for v in s: check_int(v, name)
     return s
 
 def _widths(width, depth, widths):
@@ -105,8 +105,8 @@ def _widths(width, depth, widths):
     if widths is None:
         mlp(1, 1, width, depth)                                    # checks width and depth as `mlp` does
         return (width,)*depth
-    if not isinstance(widths, (tuple, list)) or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths):
-        raise ValueError(f"widths must be a tuple of positive integers (one per hidden layer), got {widths!r}")
+    if not isinstance(widths, (tuple, list)): raise ValueError(f"widths must be a tuple of positive integers (one per hidden layer), got {widths!r}")
+    for w in widths: check_int(w, 'widths')
     return tuple(widths)
 
 def _hidden(in_dim, out_dim, widths, act, norm=False, dropout=0.):
@@ -291,8 +291,7 @@ def conditional_accuracy(samples, # (N, 2) samples generated for the labels
     "Fraction of samples whose nearest centre is their label's and which lie within 3 std of it; the same per label."
     x, c = check_samples(samples), check_samples(centers, 'centers')
     y = check_labels(labels, len(c), len(x), 'labels')
-    if isinstance(std, bool) or not isinstance(std, (int, float)) or not std > 0 or not math.isfinite(std):
-        raise ValueError(f"std must be a positive number, got {std!r}")
+    check_positive(std, 'std')
     dist, nearest = torch.cdist(x, c).min(1)
     ok = ((nearest == y) & (dist <= 3*std)).double()
     n_y = torch.bincount(y, minlength=len(c)).double()
@@ -310,8 +309,7 @@ class ExponentialDecay(Callback):
     order = -20
     def __init__(self, half_life:float, # Steps over which the learning rate halves
                  floor:float=1e-3): # Smallest multiple of the initial learning rate
-        if isinstance(half_life, bool) or not isinstance(half_life, (int, float)) or not half_life > 0 or not math.isfinite(half_life):
-            raise ValueError(f"half_life must be a positive number of steps, got {half_life!r}")
+        check_positive(half_life, 'half_life')
         if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor <= 1:
             raise ValueError(f"floor must be a number in [0, 1], got {floor!r}")
         self.half_life, self.floor = float(half_life), float(floor)

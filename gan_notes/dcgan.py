@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['SUPPORTED_SIZES', 'GUIDELINES', 'VARIANTS', 'COLLAPSE_MIN_SHARE', 'COLLAPSE_MIN_CLASSES', 'COLLAPSE_NN_RATIO',
            'DIVERGED_D_LOSS', 'dcgan_recipe', 'cdcgan_recipe', 'UNSTABLE_SETTINGS', 'MLP_SETTINGS', 'conv_output_size',
-           'conv_transpose_output_size', 'stage_sizes', 'stage_params', 'weights_init', 'DCGANGenerator',
-           'DCGANDiscriminator', 'dcgan_generator', 'dcgan_discriminator', 'GuidelineCheck', 'check_dcgan_guidelines',
-           'guideline_table', 'dcgan_pair', 'check_image_range', 'dcgan_learner', 'collapse_stats', 'digit_metrics',
-           'is_collapsed', 'is_diverged', 'evaluate_digits', 'cdcgan_evaluate', 'train_variant', 'run_parallel',
-           'instability_run', 'mlp_digits_learner', 'cpu_curve']
+           'conv_transpose_output_size', 'stage_sizes', 'stage_params', 'weights_init', 'kaiming_init',
+           'DCGANGenerator', 'DCGANDiscriminator', 'dcgan_generator', 'dcgan_discriminator', 'GuidelineCheck',
+           'check_dcgan_guidelines', 'guideline_table', 'dcgan_pair', 'check_image_range', 'dcgan_learner',
+           'collapse_stats', 'digit_metrics', 'is_collapsed', 'is_diverged', 'evaluate_digits', 'cdcgan_evaluate',
+           'train_variant', 'run_parallel', 'instability_run', 'mlp_digits_learner', 'cpu_curve']
 
 # %% ../nbs/06_dcgan.ipynb #d6b2a735
 import math, time
@@ -19,7 +19,7 @@ from torch import nn, Tensor
 import torch.nn.functional as F
 from .structure import Learner, TensorSource, seed_everything
 from .comparison import Recipe
-from .data import check_int
+from .data import check_int, check_positive
 from .digits import EVAL_N, mnist_digits, classify, score, classified_digits, check_labels, Classified
 from .conditional import label_channels
 
@@ -92,6 +92,24 @@ def weights_init(m:nn.Module # A layer; use as `net.apply(weights_init)`
     elif isinstance(m, nn.modules.batchnorm._BatchNorm):
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
+
+# %% ../nbs/06_dcgan.ipynb #6b0c0002
+def kaiming_init(net:nn.Module, # A network: its convolutions, transposed convolutions and linear layers are re-initialised
+                 negative_slope:float=0. # The slope a of the (leaky) ReLU after its layers: 0 for ReLU, 0.2 for the DCGAN's LeakyReLU
+                )->nn.Module: # `net`, re-initialised in place
+    "He et al.'s scale-keeping initialisation: weights ~ N(0, 2/((1 + a^2) n)), n the inputs of one output unit; biases 0."
+    if not isinstance(net, nn.Module): raise TypeError(f"net must be an nn.Module, got {type(net).__name__}")
+    if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float)) or not 0 <= negative_slope < 1:
+        raise ValueError(f"negative_slope must be a number in [0, 1), got {negative_slope!r}")
+    for m in net.modules():
+        if isinstance(m, nn.modules.conv._ConvTransposeNd): n = m.in_channels // m.groups * math.prod(m.kernel_size) / math.prod(m.stride)
+        elif isinstance(m, nn.modules.conv._ConvNd): n = m.in_channels // m.groups * math.prod(m.kernel_size)
+        elif isinstance(m, nn.Linear): n = m.in_features
+        else: continue
+        with torch.no_grad():
+            m.weight.normal_(0., math.sqrt(2/((1 + negative_slope**2)*n)))
+            if m.bias is not None: m.bias.zero_()
+    return net
 
 # %% ../nbs/06_dcgan.ipynb #dc44d9ca
 _ACTS = {'relu': lambda: nn.ReLU(True), 'leaky_relu': lambda: nn.LeakyReLU(0.2, True)}
@@ -484,11 +502,12 @@ def dcgan_learner(variant:str='dcgan', # A key of `VARIANTS`
                   lr:float=2e-4, # Adam learning rate (Radford et al.: 2e-4)
                   betas:tuple=(0.5, 0.999), # Adam betas (Radford et al.: β1 = 0.5)
                   cbs:list=(), # Callbacks
-                  device=None # Default: CUDA when available
+                  device=None, # Default: CUDA when available
+                  init:str='dcgan' # `'dcgan'`: Radford et al.'s `weights_init`; `'kaiming'`: `kaiming_init` (the no-batchnorm control)
                  )->Learner:
     "A `Learner` training a DCGAN (or a variant) on images; by default on the shipped classifier's 4,000 training digits."
     from gan_notes.vanilla import NonSaturatingObjective
-    _choice(variant, 'variant', tuple(VARIANTS))
+    _choice(variant, 'variant', tuple(VARIANTS)); _choice(init, 'init', ('dcgan', 'kaiming'))
     out_range = _OUT_ACTS[VARIANTS[variant][1].get('out_act', 'tanh')][1]
     if images is None:
         images, default_labels = mnist_digits('train')
@@ -502,6 +521,7 @@ def dcgan_learner(variant:str='dcgan', # A key of `VARIANTS`
         raise ValueError(f"labels must be an int64 tensor of shape ({len(x)},), one per image")
     seed_everything(seed)
     G, D = dcgan_pair(variant, x.shape[-1], z_dim, width, x.shape[1], n_classes)
+    if init == 'kaiming': kaiming_init(G, 0.); kaiming_init(D, 0.2)     # G's hidden layers are ReLU, D's LeakyReLU(0.2)
     data = TensorSource(x) if labels is None else TensorSource(x, labels)
     return Learner(G, D, data, NonSaturatingObjective() if objective is None else objective, batch_size=batch_size,
                    lr=lr, betas=betas, cbs=cbs, seed=seed, device=device)
@@ -605,12 +625,13 @@ def train_variant(variant:str, # A key of `VARIANTS`
                   seed:int, # Seed of the run
                   steps:int, # Training steps
                   every:int=250, # Steps between evaluations
-                  width:int=32 # Base channels
+                  width:int=32, # Base channels
+                  init:str='dcgan' # The initialisation (`dcgan_learner`'s `init`)
                  )->tuple: # `(record, 24 samples as uint8 (24, 1, 28, 28))`
     "Train one variant on the training digits, evaluating every `every` steps; its record (CPU seconds exclude evaluation)."
     from gan_notes.structure import default_callbacks
     check_int(steps, 'steps'); check_int(every, 'every')
-    learn = dcgan_learner(variant, seed=seed, width=width, cbs=default_callbacks(10), device='cpu')
+    learn = dcgan_learner(variant, seed=seed, width=width, cbs=default_callbacks(10), device='cpu', init=init)
     curve, cpu = [], 0.
     while learn.step < steps and learn.stop_reason is None:
         c0 = time.process_time(); learn.fit(min(every, steps - learn.step)); cpu += time.process_time() - c0
@@ -707,7 +728,7 @@ def cpu_curve(kind:str, # `'dcgan'` (the DCGAN recipe's learner) or `'mlp'` (`ml
     "Train for `budget_s` CPU seconds (this process's), evaluating whenever another `every_s` seconds have passed; evaluation is not counted."
     from gan_notes.structure import default_callbacks
     _choice(kind, 'kind', ('dcgan', 'mlp'))
-    if not (budget_s > 0 and every_s > 0): raise ValueError(f"budget_s and every_s must be positive, got {budget_s!r} and {every_s!r}")
+    check_positive(budget_s, 'budget_s'); check_positive(every_s, 'every_s')
     check_int(chunk, 'chunk')
     learn = (dcgan_learner('dcgan', seed=seed, cbs=default_callbacks(10), device='cpu') if kind == 'dcgan'
              else mlp_digits_learner(seed, default_callbacks(10)))

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
-from .data import sample_codes, toy_dataset, mode_coverage, check_int
+from .data import sample_codes, toy_dataset, mode_coverage, check_int, check_positive
 from .digits import check_labels, EVAL_N, mnist_digits, classify, score
 from .structure import (CrossEntropyObjective, Learner, Generator, Discriminator, TensorSource,
                                  seed_everything)
@@ -257,7 +257,7 @@ class InfoGANObjective(CrossEntropyObjective):
         self.n_categories, self.n_continuous = n_categories, n_continuous
         self.lambda_cat, self.lambda_cont = _check_lambda('lambda_cat', lambda_cat), _check_lambda('lambda_cont', lambda_cont)
         for name, v in (('lr_g', lr_g), ('lr_d', lr_d)):
-            if v is not None and not (isinstance(v, (int, float)) and v > 0): raise ValueError(f"{name} must be a positive number or None, got {v!r}")
+            if v is not None: check_positive(v, name)
         self.learn_std, self.probe, self.q_hidden, self.q_batchnorm, self.lr_g, self.lr_d = bool(learn_std), bool(probe), q_hidden, bool(q_batchnorm), lr_g, lr_d
 
     @property
@@ -428,7 +428,7 @@ def hq_code_accuracy(codes, # (N,) codes the samples were made from
     x, c = check_samples(samples), check_samples(centers, 'centers')
     k = _check_assignments(codes, 'codes', n_codes)
     if len(k) != len(x): raise ValueError(f"codes and samples must have the same length, got {len(k)} and {len(x)}")
-    if not (isinstance(std, (int, float)) and not isinstance(std, bool) and std > 0): raise ValueError(f"std must be a positive number, got {std!r}")
+    check_positive(std, 'std')
     dist, mode = torch.cdist(x, c).min(1)          # as in mode_coverage: nearest centre, high quality within 3σ
     good = (dist <= 3*std).numpy()
     if not good.any(): return 0.
@@ -536,7 +536,7 @@ def latent_traversal(learn, # An InfoGAN learner with at least one continuous co
     if not (isinstance(code, int) and 0 <= code < obj.n_continuous):
         raise ValueError(f"code must be the index of a continuous code, 0..{obj.n_continuous - 1}, got {code!r}")
     check_int(n_cols, 'n_cols', 2)
-    if not (isinstance(span, (int, float)) and math.isfinite(span) and span > 0): raise ValueError(f"span must be a positive number, got {span!r}")
+    check_positive(span, 'span')
     rows = list(range(obj.n_categories)) if rows is None else list(rows)
     cs = torch.tensor(rows).repeat_interleave(n_cols)
     cont = torch.zeros(len(cs), obj.n_continuous)
@@ -629,9 +629,7 @@ def record_run(data:str='ring8', # `'ring8'` or `'mnist'`
     from gan_notes.structure import MetricsCallback, default_callbacks, save_checkpoint, CancelFitException
     for name, v in (('steps', steps), ('eval_every', eval_every), ('record_every', record_every)):
         check_int(v, name)
-    if cpu_budget_s is not None and not (isinstance(cpu_budget_s, (int, float)) and not isinstance(cpu_budget_s, bool)
-                                         and math.isfinite(cpu_budget_s) and cpu_budget_s > 0):
-        raise ValueError(f"cpu_budget_s must be a positive number of seconds or None, got {cpu_budget_s!r}")
+    if cpu_budget_s is not None: check_positive(cpu_budget_s, 'cpu_budget_s')
     if data not in INFOGAN_DATASETS: raise ValueError(f"InfoGAN trains on {', '.join(INFOGAN_DATASETS)}, not {data!r}")
     torch.set_num_threads(1)
     eval_samples = (2000 if data == 'ring8' else EVAL_N) if eval_samples is None else eval_samples

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['PROVENANCE_FIELDS', 'git_commit', 'provenance', 'results_digest', 'read_results', 'write_results', 'check_provenance',
-           'adopt_results', 'float32_rtol', 'check_first_numbers', 'output_fingerprint', 'write_property_counts',
-           'missing_provenance']
+           'adopt_results', 'float32_rtol', 'check_first_numbers', 'layer_fan_ins', 'output_fingerprint',
+           'write_property_counts', 'missing_provenance']
 
 # %% ../nbs/00b_provenance.ipynb #7f11c551
 import datetime, hashlib, json, math, os, re, subprocess, tempfile
@@ -142,7 +142,8 @@ def adopt_results(path, # A results JSON file (an object) written before provena
                   settings:dict, # The settings it was written with
                   seeds:list|None, # Its seeds
                   adopted_by:str, # The cell or command adopting it (recorded)
-                  arithmetic:dict|None=None # The arithmetic under which the caller reran the file's first numbers bit for bit, if it did
+                  arithmetic:dict|None=None, # The arithmetic under which the caller reran the file's first numbers bit for bit, if it did
+                  rtol:float|None=None # Else the relative tolerance within which it reran them (`float32_rtol` of a forward pass)
                  )->dict: # The reconstructed record
     "Give a committed results file without provenance a reconstructed record (commit and time of its last change, dirty unknown)."
     p = Path(path)
@@ -150,6 +151,8 @@ def adopt_results(path, # A results JSON file (an object) written before provena
     if prov is not None: raise ValueError(f"{p.name} already has provenance (written by {prov.get('writer')})")
     if not isinstance(results, dict): raise ValueError(f"{p.name} must hold a JSON object to carry a provenance record")
     if not isinstance(adopted_by, str) or not adopted_by.strip(): raise ValueError(f"adopted_by must be a non-empty string, got {adopted_by!r}")
+    if rtol is not None and (arithmetic is not None or isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not 0 < rtol < 1):
+        raise ValueError(f"rtol must be None, or a number in (0, 1) when no arithmetic is given, got {rtol!r}")
     rec = provenance(writer, settings, seeds, arithmetic, root=p.parent)
     try: log = subprocess.run(['git', 'log', '-1', '--format=%H %cI', '--', p.name], cwd=p.parent, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired): log = None
@@ -158,7 +161,8 @@ def adopt_results(path, # A results JSON file (an object) written before provena
     rec.update(commit=commit, dirty=None, time=when,
                reconstructed=f"recorded afterwards by {adopted_by} at commit {rec['commit']}: commit and time are those of the last "
                              "commit that changed the file; whether its checkout was dirty is unknown"
-                             + ("; its first numbers were rerun bit for bit under the arithmetic recorded" if arithmetic is not None else ""))
+                             + ("; its first numbers were rerun bit for bit under the arithmetic recorded" if arithmetic is not None else
+                                f"; its first numbers were rerun within a relative {rtol:.1e} (float32 rounding), not bit for bit" if rtol is not None else ""))
     write_results(p, results, rec, keep=False)
     return rec
 
@@ -198,6 +202,20 @@ def check_first_numbers(recorded, # The file's first recorded numbers (a dict, l
         ok = a == b if rtol is None else abs(a - b) <= rtol * max(abs(a), abs(b))
         if not ok: raise ValueError(f"{at}: {rerun!r} rerun, {recorded!r} recorded" + ('' if rtol is None else f" (rtol {rtol:.2g})"))
     elif recorded != rerun: raise ValueError(f"{at}: {rerun!r} rerun, {recorded!r} recorded")
+
+# %% ../nbs/00b_provenance.ipynb #b0c0fa02
+def layer_fan_ins(*nets # Networks (torch modules, or anything with `modules()`) of the forward path, in order
+                 )->list: # The fan-in of each linear and convolution layer, for `float32_rtol`
+    "The fan-ins of the linear and convolution layers of `nets`, in order: in_features, or in_channels/groups times the kernel's taps."
+    out = []
+    for i, net in enumerate(nets):
+        if not callable(getattr(net, 'modules', None)): raise TypeError(f"nets[{i}] must be a network with modules(), got {type(net).__name__}")
+        for m in net.modules():
+            if isinstance(getattr(m, 'in_features', None), int): out.append(m.in_features)
+            elif isinstance(getattr(m, 'in_channels', None), int) and isinstance(getattr(m, 'kernel_size', None), tuple):
+                out.append(m.in_channels // getattr(m, 'groups', 1) * math.prod(m.kernel_size))
+    if not out: raise ValueError("nets must hold at least one linear or convolution layer")
+    return out
 
 # %% ../nbs/00b_provenance.ipynb #60e1d5c7
 def output_fingerprint(x # An array of outputs (torch tensor or NumPy array: anything with `reshape` and `tolist`)
