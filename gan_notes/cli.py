@@ -665,7 +665,7 @@ def _train_locked(args, role, out:Path)->int:
     _check_train_size(cfg)
     ckpt = out/'checkpoint.pt'
     run = _run_record(cfg)   # recorded in every checkpoint, and checked when one is loaded
-    saver = Checkpointer(ckpt, cfg['checkpoint_every'], run) if role is None else role.checkpointer(ckpt, cfg['checkpoint_every'], run)
+    saver = (Checkpointer if role is None else role.checkpointer)(ckpt, cfg['checkpoint_every'], run, at_start=True)   # a fresh run saves step 0 after the progress line shows
     recipe = get_recipe(cfg['objective'])
     measure = lambda learn: {} if learn.stop_reason else recipe.evaluate(learn)   # a fit stopped by NaN has nothing to measure
     cbs = default_callbacks(10) + [MetricsCallback(measure, cfg['eval_every']), saver] + ([] if args.quiet else [progress_callback(cfg['steps'])])
@@ -678,13 +678,13 @@ def _train_locked(args, role, out:Path)->int:
         if main: _remove_leftovers(out)
     with _disk_errors(out, saver):
         if main: _write_json(out/'config.json', cfg)
-        if not args.resume: saver.save(learn)
         start, t0 = learn.step, time.perf_counter()
         try:
             if learn.step < cfg['steps']: learn.fit(cfg['steps'] - learn.step)
         except KeyboardInterrupt:
-            raise Interrupted(f"interrupted at step {learn.step}; the last checkpoint (step {saver.saved_step}) is in {out}; "
-                              f"continue with: {PROG} train --out {out} --resume") from None
+            last = (f"the last checkpoint (step {saver.saved_step}) is in {out}; continue with: {PROG} train --out {out} --resume"
+                    if saver.saved_step is not None else f"no checkpoint was written to {out}")   # stopped before step 0's save
+            raise Interrupted(f"interrupted at step {learn.step}; {last}") from None
         if not main:   # rank 0 alone evaluates and writes the results
             if learn.stop_reason: raise SystemExit(1)
             return 0

@@ -397,9 +397,9 @@ class RankRole:
         "The run's callbacks on this rank: without evaluation and progress except on rank 0, with `DDPCallback`."
         from gan_notes.dashboard import Dashboard
         return [c for c in cbs if self.is_main or not isinstance(c, (MetricsCallback, Dashboard))] + [DDPCallback()]
-    def checkpointer(self, path, every:int, meta:dict|None=None)->Checkpointer:
-        "The run's checkpoint callback: a `DistributedCheckpointer`."
-        return DistributedCheckpointer(path, every, meta)
+    def checkpointer(self, path, every:int, meta:dict|None=None, at_start:bool=False)->Checkpointer:
+        "The run's checkpoint callback: a `DistributedCheckpointer` (arguments as `Checkpointer`'s)."
+        return DistributedCheckpointer(path, every, meta, at_start)
     def load_checkpoint(self, learn, path, expected:dict|None=None)->Learner:
         "Resume this rank from the run's checkpoint."
         return load_distributed_checkpoint(learn, path, expected)

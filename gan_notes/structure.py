@@ -1038,10 +1038,11 @@ class Checkpointer(Callback):
     order = 10
     def __init__(self, path, # Checkpoint file
                  every:int=1000, # Steps between saves
-                 meta:dict|None=None): # More facts about the run for the file's `run` record (see `save_checkpoint`)
+                 meta:dict|None=None, # More facts about the run for the file's `run` record (see `save_checkpoint`)
+                 at_start:bool=False): # Also save before the first step when nothing is saved yet: an interrupted run resumes from its start
         check_int(every, 'every')
         _check_meta(meta)
-        self.path, self.every, self.meta, self.saved_step = Path(path), every, meta, None
+        self.path, self.every, self.meta, self.at_start, self.saved_step = Path(path), every, meta, at_start, None
 
     def write(self, learn):
         "Write the checkpoint file (the hook a subclass overrides): here `save_checkpoint(learn, path, meta)`."
@@ -1061,6 +1062,9 @@ class Checkpointer(Callback):
             return False
         self.write(learn); self.saved_step = learn.step
         return True
+
+    def before_step(self, learn):   # not before_fit: a progress line drawn there shows first (a wide net's checkpoint takes seconds)
+        if self.at_start and self.saved_step is None: self.save(learn)
 
     def after_step(self, learn):
         if learn.step % self.every == 0: self.save(learn)
