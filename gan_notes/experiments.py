@@ -8,7 +8,8 @@ __all__ = ['TOY_SETTINGS', 'W1_SAMPLES', 'GRAD_SAMPLES', 'TUNING_SEEDS', 'EVAL_S
            'make_learner', 'generator_grad_norm', 'evaluate_run', 'get_recipe', 'overrides', 'evaluation_seeds',
            'Reseeded', 'compare', 'settings_for', 'base_lr', 'source_overrides', 'tune', 'choose', 'comparison_claims',
            'decide_claims', 'published_markdown', 'step_flops', 'matmul_peak', 'peak_gflops', 'throughput',
-           'provenance', 'run', 'report_intro', 'report_notes', 'write_report', 'train_until', 'time_to_quality']
+           'package_root', 'run_provenance', 'read_run', 'run', 'report_intro', 'report_notes', 'write_report',
+           'train_until', 'time_to_quality']
 
 # %% ../nbs/09_experiments.ipynb #edd9b9ec
 import json, math, os, platform, resource, subprocess, time
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 from .data import toy_dataset, check_samples, check_int, check_positive
 from .structure import Learner, Objective, default_callbacks, MetricsCallback, atomic_write, arithmetic_signature
+from .provenance import provenance, read_results, write_results
 from .claims import BinomialClaim, MeanClaim, WelchClaim, disjoint_seeds, seeds_text
 from .comparison import (Recipe, toy_gan, resolve, evaluate as evaluate_mixture, baselines, meaningless, mean_se, summarize, sweep,
                                   settings_table, report_table, runs_json, MemberView, MemberStreams, members, EVAL_SAMPLES,
@@ -423,21 +425,27 @@ def throughput(runs:list, # Records of one comparison (each with its objective, 
 
 
 # %% ../nbs/09_experiments.ipynb #5c30aff6
-def provenance(command:str, # The command (or notebook and cell) that wrote the file
-               **extra # Settings, seeds, timings
-              )->dict:
-    "What wrote a results file: the command, the git commit of the code and whether the library differed from it, when, on what."
+def package_root()->Path:
+    "The folder holding the `gan_notes` package (its checkout, whose commit a results file records; or site-packages, which has none)."
+    import gan_notes
+    return Path(gan_notes.__file__).resolve().parent
+
+def run_provenance(command:str, # The command line (or notebook and cell) writing the file: the record's `writer`
+                   settings:dict, # What a rerun needs besides the seeds (kind, steps, datasets, overrides, ...)
+                   seeds # The seeds of the runs
+                  )->dict:
+    "The house provenance record (`provenance.provenance`) of a committed run: the commit of the checkout holding the package, and the arithmetic."
     if not isinstance(command, str) or not command.strip(): raise ValueError(f"command must name what wrote the file, got {command!r}")
-    import sys
-    root = Path(sys.modules['gan_notes'].__file__).resolve().parent.parent   # the checkout (or site-packages) holding the package
-    def git(*a):
-        try: return subprocess.run(['git', '-C', str(root), *a], capture_output=True, text=True, timeout=20).stdout.strip()
-        except (OSError, subprocess.SubprocessError): return ''
-    commit = git('rev-parse', 'HEAD') or None
-    dirty = bool(git('status', '--porcelain', '--untracked-files=no', '--', 'gan_notes')) if commit else None
-    return {'command': command, 'commit': commit, 'library_differs_from_commit': dirty, **extra, 'written_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
-            'torch': torch.__version__, 'arithmetic': arithmetic_signature(), 'cpu_count': os.cpu_count(),
-            'loadavg': [round(x, 2) for x in os.getloadavg()]}
+    return provenance(command, settings, [int(s) for s in seeds], arithmetic_signature(), root=package_root())
+
+def read_run(path # A results file written by `run`, `write_report` or `images.compare_images` (or one adopted from before provenance)
+            )->dict:
+    "A committed run's file as one flat record: its results, beside its provenance's `command` (the writer), `commit`, `dirty`, `seeds` and settings."
+    res, prov = read_results(path)
+    if prov is None: raise ValueError(f"{Path(path).name} has no provenance record (gan_notes.provenance)")
+    flat = {'command': prov['writer'], 'commit': prov['commit'], 'dirty': prov['dirty'], 'seeds': prov['seeds'], 'arithmetic': prov.get('arithmetic'),
+            **prov['settings']}
+    return {**flat, **res, 'provenance': prov}   # a file adopted from the older inline record keeps its own command, commit and settings
 
 def _cpu_seconds()->float:
     return sum(getattr(resource.getrusage(w), k) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) for k in ('ru_utime', 'ru_stime'))
@@ -457,7 +465,10 @@ def run(kind:str, # `'tune'` (the search), `'equal'` (the equal-budget compariso
     if kind not in ('tune', 'equal', 'source'): raise ValueError(f"kind must be 'tune', 'equal' or 'source', got {kind!r}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     command = command or ' '.join(sys.argv)
-    start = provenance(command)                       # the commit is read before the training, which may outlast it
+    objectives = _objectives(objectives)
+    seeds = (TUNING_SEEDS if seeds is None else tuple(seeds)) if kind == 'tune' else evaluation_seeds(5 if seeds is None else seeds)
+    prov = run_provenance(command, {'kind': kind, 'objectives': objectives, 'datasets': list(datasets), 'steps': steps, 'jobs': jobs,
+                                    'overrides': settings}, seeds)   # the commit is read before the training, which may outlast it
     lines, t0, c0, load0 = [], time.perf_counter(), _cpu_seconds(), os.getloadavg()
     def progress(state, elapsed, recs):
         eta = state.eta(elapsed)
@@ -467,35 +478,30 @@ def run(kind:str, # `'tune'` (the search), `'equal'` (the equal-budget compariso
             lines.append((round(time.perf_counter() - t0, 2), line)); print(line, file=sys.stderr, flush=True)
     common = dict(objectives=objectives, datasets=datasets, steps=steps, jobs=jobs, progress=progress)
     if kind == 'tune':
-        seeds = TUNING_SEEDS if seeds is None else tuple(seeds)
         claims_stated = []
         runs = tune(seeds=seeds, **common, **settings)
     else:
-        seeds = evaluation_seeds(5 if seeds is None else seeds)
         claims_stated = [c.statement() for c in comparison_claims(seeds)] if kind == 'equal' else []   # stated before the runs
         runs = compare(seeds=seeds, settings_from=kind, **common, **settings)
     wall, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
-    info = provenance(command, commit=start['commit'], library_differs_from_commit=start['library_differs_from_commit'],
-                      started_utc=start['written_utc'], kind=kind, seeds=list(seeds), steps=steps, jobs=jobs, datasets=list(datasets),
-                      overrides=settings, wall_s=round(wall, 1), cpu_s=round(cpu, 1), loadavg_start=[round(x, 2) for x in load0])
+    info = dict(wall_s=round(wall, 1), cpu_s=round(cpu, 1), cpu_count=os.cpu_count(), loadavg_start=[round(x, 2) for x in load0],
+                loadavg=[round(x, 2) for x in os.getloadavg()])
     if kind == 'tune':
         info.update(grid=list(LR_GRID), base_lr={o: base_lr(o) for o in dict.fromkeys(r['objective'] for r in runs)}, rule=TUNING_RULE,
                     choice=choose(runs))
         p = out/'tuning.json'
-        atomic_write(p, lambda f: f.write(runs_json(runs, **info)), mode='w')
+        write_results(p, json.loads(runs_json(runs, **info)), prov, keep=False)
         return {'json': p}
     if kind == 'source':
         info['left_out'] = {o: source_overrides(o)[1] for o in dict.fromkeys(r['objective'] for r in runs)}
         p = out/'as_published.json'
-        atomic_write(p, lambda f: f.write(runs_json(runs, **info)), mode='w')
+        write_results(p, json.loads(runs_json(runs, **info)), prov, keep=False)
         return {'json': p}
     info['claims_stated'] = claims_stated
-    atomic_write(out/'runs.json', lambda f: f.write(runs_json(runs, **info)), mode='w')   # kept even if the report fails
-    paths = write_report(runs, out, wall, cpu, jobs, info=info)
-    prog = {**{k: info[k] for k in ('command', 'commit', 'library_differs_from_commit', 'seeds', 'steps', 'jobs', 'cpu_count')},
-            'returncode': 0, 'wall_s': info['wall_s'], 'cpu_s': info['cpu_s'], 'loadavg_start': info['loadavg_start'],
-            'loadavg_end': list(os.getloadavg()), 'lines': lines}
-    atomic_write(out/'progress.json', lambda f: f.write(json.dumps(prog, indent=1) + '\n'), mode='w')
+    write_results(out/'runs.json', json.loads(runs_json(runs, **info)), prov, keep=False)   # kept even if the report fails
+    paths = write_report(runs, out, wall, cpu, jobs, info=info, prov=prov)
+    prog = {'returncode': 0, **{k: info[k] for k in ('wall_s', 'cpu_s', 'cpu_count', 'loadavg_start')}, 'loadavg_end': list(os.getloadavg()), 'lines': lines}
+    write_results(out/'progress.json', prog, prov, keep=False)
     return {**paths, 'progress': out/'progress.json'}
 
 # %% ../nbs/09_experiments.ipynb #202c8da5
@@ -609,8 +615,9 @@ def write_report(runs:list, # Records from `compare`
                  cpu_seconds:float|None=None, # CPU time of the workers
                  jobs:int|None=None, # Worker processes
                  settings:dict|None=None, # The setting overrides given to `compare` (recorded)
-                 info:dict|None=None, # Provenance and anything else for `runs.json`; default `provenance` of this process's command
-                 dpi:int=80 # Resolution of the picture
+                 info:dict|None=None, # Anything else for `runs.json` (timings, load)
+                 dpi:int=80, # Resolution of the picture
+                 prov:dict|None=None # `runs.json`'s provenance record (`run_provenance`); default this process's command line, the settings, the seeds
                 )->dict:
     "Write `report.md`, `report.png`, `runs.csv` and `runs.json` into `out_dir`, each atomically; refuses runs on any tuning seed."
     import sys, matplotlib.pyplot as plt
@@ -619,17 +626,20 @@ def write_report(runs:list, # Records from `compare`
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     seeds = sorted({r['seed'] for r in runs})
     disjoint_seeds(seeds, TUNING_SEEDS)
-    for f in ('tuning.json',):
-        if (out/f).is_file(): disjoint_seeds(seeds, json.loads((out/f).read_text()).get('seeds', []))
-    source = json.loads((out/'as_published.json').read_text()) if (out/'as_published.json').is_file() else None
+    if (out/'tuning.json').is_file(): disjoint_seeds(seeds, read_run(out/'tuning.json')['seeds'])
+    source = read_run(out/'as_published.json') if (out/'as_published.json').is_file() else None
     equal = all(r.get('settings_from') == 'equal' for r in runs)
     verdicts = decide_claims(runs) if equal else []
     speed = None
     if cpu_seconds:
         peak, where = peak_gflops()
         speed = {**throughput(runs, cpu_seconds, peak), 'peak': peak, 'peak_from': where}
-    info = dict(info) if info else provenance(' '.join(sys.argv))
-    info.update(wall_s=wall_seconds, cpu_s=cpu_seconds, jobs=jobs, settings=settings or info.get('overrides', {}), throughput=speed,
+    kinds = sorted({r.get('settings_from', 'recipe') for r in runs})
+    prov = prov or run_provenance(' '.join(sys.argv), {'kind': kinds[0] if len(kinds) == 1 else kinds, 'objectives': list(dict.fromkeys(r['objective'] for r in runs)),
+                                                       'datasets': list(dict.fromkeys(r['data'] for r in runs)), 'steps': max(r['steps'] for r in runs),
+                                                       'jobs': jobs, 'overrides': settings or {}}, seeds)
+    info = dict(info or {})
+    info.update(wall_s=wall_seconds, cpu_s=cpu_seconds, throughput=speed,
                 claims=[v.to_dict() for v in verdicts], equal_budget={o: EQUAL_BUDGET.get(o) for o in dict.fromkeys(r['objective'] for r in runs)},
                 tuning=TUNING_RECORD)
     rows = _as_published_rows(runs, source['runs']) if (source and equal) else runs
@@ -642,7 +652,7 @@ def write_report(runs:list, # Records from `compare`
     try: atomic_write(paths['png'], lambda f: fig.savefig(f, format='png', dpi=dpi))
     finally: plt.close(fig)
     atomic_write(paths['csv'], lambda f: f.write(runs_csv(runs)), mode='w')
-    atomic_write(paths['json'], lambda f: f.write(runs_json(runs, **info)), mode='w')
+    write_results(paths['json'], json.loads(runs_json(runs, **info)), prov, keep=False)
     md = '\n\n'.join(['# gan-notes compare', *intro, report_table(rows, published={}), *report_notes(runs, verdicts),
                       f"![final samples of seed {seeds[0]}]({paths['png'].name})"]) + '\n'
     atomic_write(paths['md'], lambda f: f.write(md), mode='w')

@@ -26,6 +26,8 @@ from .dcgan import (MLP_SETTINGS, mlp_digits_learner, dcgan_generator, dcgan_dis
 from .wasserstein import WGANGPObjective
 from .infogan import InfoGANObjective, mnist_metrics, digit_order, code_accuracy, MNIST_INFOGAN
 from .conditional import CGAN_MNIST_SETTINGS
+from .provenance import write_results
+from .experiments import run_provenance
 
 # %% ../nbs/09a_images.ipynb #fcedd59b
 MLP_GAN_SOURCE = "the vanilla section's MLPs (03) with the non-saturating loss, as timed against the DCGAN in 06 (`dcgan.MLP_SETTINGS`)"
@@ -110,16 +112,12 @@ def sample_grid(name:str, # A key of `IMAGE_GANS`
 
 # %% ../nbs/09a_images.ipynb #93a98db8
 def _runtime()->dict:
-    "Where and how a run ran: arithmetic, load, CPU model, commit."
+    "Where a run ran: CPU model, cores, Python, load (its commit and arithmetic are in its provenance record, `experiments.run_provenance`)."
     cpu = next((l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name')), platform.processor()) \
           if Path('/proc/cpuinfo').exists() else platform.processor()
-    try: commit = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
-    except Exception: commit = None
-    try: dirty = bool(subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'], capture_output=True, text=True,
-                                     cwd=Path(__file__).parent, timeout=10).stdout.strip())
-    except Exception: dirty = None
-    return {'commit': commit, 'dirty': dirty, 'cpu_model': cpu, 'cpu_count': os.cpu_count(), 'python': platform.python_version(),
-            'arithmetic': arithmetic_signature(), 'loadavg': list(os.getloadavg()) if hasattr(os, 'getloadavg') else None}
+    return {'cpu_model': cpu, 'cpu_count': os.cpu_count(), 'python': platform.python_version(),
+            'loadavg': list(os.getloadavg()) if hasattr(os, 'getloadavg') else None}
+
 
 def train_at_budget(name:str, # A key of `IMAGE_GANS`
                     seed:int, # Seed of the run's networks, data and noise
@@ -419,8 +417,9 @@ def write_image_report(runs:list, # Records from `train_at_budget`
                        out, # Folder (created if missing)
                        refs:dict, # `image_references()`
                        decided:list|None=None, # `decide_claims(...)`, or None when the run has too few seeds for them
-                       info:dict|None=None, # Provenance for `runs.json` and the report's first paragraph
-                       dpi:int=80 # Resolution of the picture
+                       info:dict|None=None, # Anything else for `runs.json` and the report's first paragraph (timings, load, a label)
+                       dpi:int=80, # Resolution of the picture
+                       prov:dict|None=None # `runs.json`'s provenance record (`experiments.run_provenance`); default this process's command line
                       )->dict: # `{'md', 'png', 'csv', 'json'}`: the paths written
     "Write `report.md`, `report.png`, `runs.csv` and `runs.json` of an image comparison into `out`, each atomically."
     import matplotlib; import matplotlib.pyplot as plt
@@ -436,13 +435,14 @@ def write_image_report(runs:list, # Records from `train_at_budget`
     doc = {**info, 'references': refs, 'claims': [v.to_dict() if v is not None else {'claim': c.name, 'decided': False, 'reason': why,
                                                                                       'statement': c.statement()} for c, v, why in (decided or [])],
            'runs': plain}
-    atomic_write(paths['json'], lambda f: f.write(json.dumps(_json_clean(doc), indent=1) + '\n'), mode='w')
     seeds = sorted({r['seed'] for r in runs})
+    prov = prov or run_provenance(' '.join(sys.argv), {'models': list(dict.fromkeys(r['model'] for r in runs)), 'budget_s': runs[0]['budget_s']}, seeds)
+    write_results(paths['json'], _json_clean(doc), prov, keep=False)
     load = [' / '.join(f'{x:.1f}' for x in l) if l else '?' for l in (info.get('loadavg_before'), info.get('loadavg_after'))]
-    head = (f"Written by `{info.get('command', '?')}` at commit `{str(info.get('commit'))[:10]}`{' (with uncommitted changes)' if info.get('dirty') else ''}, "
-            f"{info.get('date', '')}. {len(runs)} runs: {len(set(r['model'] for r in runs))} models × {len(seeds)} seeds ({seeds_text(seeds)}), "
+    head = (f"Written by `{prov['writer']}` at commit `{str(prov['commit'])[:10]}`{' (with uncommitted changes)' if prov['dirty'] else ''}, "
+            f"{prov['time']}. {len(runs)} runs: {len(set(r['model'] for r in runs))} models × {len(seeds)} seeds ({seeds_text(seeds)}), "
             f"each trained for {runs[0]['budget_s']:g} CPU seconds (one thread; evaluation not counted) on the 4,000 training digits and "
-            f"scored on the 1,000 held-out ones by `digits.score` at N = {EVAL_N}, in {info.get('jobs', '?')} worker process(es). "
+            f"scored on the 1,000 held-out ones by `digits.score` at N = {EVAL_N}, in {prov['settings'].get('jobs', '?')} worker process(es). "
             f"Wall {info.get('wall_s', math.nan):.0f} s, CPU {info.get('cpu_s', math.nan):.0f} s on {info.get('cpu_model', '?')} "
             f"({info.get('cpu_count', '?')} cores), load average (1 / 5 / 15 min) {load[0]} before and {load[1]} after; on 2 idle cores "
             f"the same CPU would take about {info.get('cpu_s', math.nan)/2/60:.0f} min of wall time.")
@@ -482,7 +482,6 @@ def compare_images(models:list|None=None, # Names from `IMAGE_GANS`; default all
                    label:str|None=None # A label put first in the report (e.g. 'Smaller run: ...')
                   )->dict: # `{'paths', 'runs', 'refs', 'claims'}`
     "Train every image GAN on the training digits at one CPU budget over seeds, score them on the held-out digits, and write the report."
-    import datetime
     models = list(IMAGE_GANS) if models is None else _check_models(models)
     seeds = image_seeds(seeds)
     eval_marks(budget_s, evals); check_int(jobs, 'jobs')
@@ -492,11 +491,10 @@ def compare_images(models:list|None=None, # Names from `IMAGE_GANS`; default all
     for m in models: resolve(IMAGE_GANS[m]).resolve(**settings.get(m, {}))          # every setting checked before any training
     command = command or (f"gan_notes.images.compare_images(models={models!r}, seeds={list(seeds)!r}, budget_s={budget_s!r}, "
                           f"out={str(out)!r}, evals={evals}, jobs={jobs}, settings={settings!r})")
-    info = {'title': 'gan-notes compare --data mnist', 'label': label, 'command': command,
-            'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'), 'models': models,
-            'seeds': list(seeds), 'settings_seeds': f"none tuned here; the sections' defaults, chosen on seeds below {SEED_BASE}",
-            'budget_s': budget_s, 'evals': evals, 'marks': eval_marks(budget_s, evals), 'jobs': jobs, 'settings': settings,
-            'eval_n': EVAL_N, **_runtime()}
+    prov = run_provenance(command, {'models': models, 'budget_s': budget_s, 'evals': evals, 'marks': eval_marks(budget_s, evals), 'jobs': jobs,
+                                    'settings': settings, 'eval_n': EVAL_N}, seeds)    # the commit is read before the training
+    info = {'title': 'gan-notes compare --data mnist', 'label': label,
+            'settings_seeds': f"none tuned here; the sections' defaults, chosen on seeds below {SEED_BASE}", **_runtime()}
     info['loadavg_before'] = info.pop('loadavg')
     tasks = [dict(name=m, seed=s, budget_s=budget_s, evals=evals, settings=settings.get(m), grid=s == seeds[0]) for s in seeds for m in models]
     import resource
@@ -506,7 +504,7 @@ def compare_images(models:list|None=None, # Names from `IMAGE_GANS`; default all
     refs = image_references()
     info.update(wall_s=time.perf_counter() - w0, cpu_s=use() - c0, loadavg_after=list(os.getloadavg()) if hasattr(os, 'getloadavg') else None)
     decided = decide_claims(image_claims(seeds, refs['noise']['fid']), runs) if len(seeds) >= 2 else None
-    paths = write_image_report(runs, out, refs, decided, info)
+    paths = write_image_report(runs, out, refs, decided, info, prov=prov)
     return {'paths': paths, 'runs': runs, 'refs': refs, 'claims': decided}
 
 # %% ../nbs/09a_images.ipynb #01bc013b
