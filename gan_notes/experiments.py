@@ -371,7 +371,9 @@ def step_flops(objective:str, # A name in `OBJECTIVES`
     from torch.utils.flop_counter import FlopCounterMode
     learn = get_toy(_objectives([objective])[0]).learner(data, 0, [], **settings)
     learn.fit(1)                                                   # the optimisers' state exists: the step counted is a steady one
-    with FlopCounterMode(display=False) as fc: learn.fit(1)
+    try:
+        with FlopCounterMode(display=False) as fc: learn.fit(1)
+    except RuntimeError as e: raise RuntimeError(f"objective {objective!r}: torch.utils.flop_counter cannot follow its training step") from e
     return float(fc.get_total_flops())
 
 def matmul_peak(n:int=512, # Side of the square float32 matrices
@@ -414,7 +416,7 @@ def throughput(runs:list, # Records of one comparison (each with its objective, 
         if key in per or r['objective'] in skipped: continue
         s = {k: (tuple(v) if isinstance(v, list) else v) for k, v in r['settings'].items()}
         try: per[key] = step_flops(r['objective'], r['data'], **s)
-        except RuntimeError as e: skipped[r['objective']] = str(e).split('.')[0]   # FlopCounterMode cannot follow WGAN-GP's double backward
+        except RuntimeError as e: skipped[r['objective']] = str(e.__cause__ or e).split('.')[0]   # FlopCounterMode cannot follow WGAN-GP's double backward
     counted = [r for r in runs if (r['objective'], r['data']) in per]
     if not counted: raise ValueError(f"no run's FLOPs could be counted: {skipped}")
     total = sum(per[r['objective'], r['data']]*r['steps'] for r in counted)
@@ -442,7 +444,7 @@ def read_run(path # A results file written by `run`, `write_report` or `images.c
             )->dict:
     "A committed run's file as one flat record: its results, beside its provenance's `command` (the writer), `commit`, `dirty`, `seeds` and settings."
     res, prov = read_results(path)
-    if prov is None: raise ValueError(f"{Path(path).name} has no provenance record (gan_notes.provenance)")
+    if prov is None: raise ValueError(f"path must be a results file with a provenance record (gan_notes.provenance); {Path(path).name} has none")
     flat = {'command': prov['writer'], 'commit': prov['commit'], 'dirty': prov['dirty'], 'seeds': prov['seeds'], 'arithmetic': prov.get('arithmetic'),
             **prov['settings']}
     return {**flat, **res, 'provenance': prov}   # a file adopted from the older inline record keeps its own command, commit and settings
@@ -625,8 +627,11 @@ def write_report(runs:list, # Records from `compare`
     if not isinstance(runs, list) or not runs: raise ValueError("runs must be a non-empty list of records from compare")
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     seeds = sorted({r['seed'] for r in runs})
-    disjoint_seeds(seeds, TUNING_SEEDS)
-    if (out/'tuning.json').is_file(): disjoint_seeds(seeds, read_run(out/'tuning.json')['seeds'])
+    try: disjoint_seeds(seeds, TUNING_SEEDS)
+    except ValueError as e: raise ValueError(f"runs: {e}") from None
+    if (out/'tuning.json').is_file():
+        try: disjoint_seeds(seeds, read_run(out/'tuning.json')['seeds'])
+        except ValueError as e: raise ValueError(f"runs: {e} (the seeds of {str(out/'tuning.json')!r})") from None
     source = read_run(out/'as_published.json') if (out/'as_published.json').is_file() else None
     equal = all(r.get('settings_from') == 'equal' for r in runs)
     verdicts = decide_claims(runs) if equal else []

@@ -31,7 +31,7 @@ def _check_pair(x, y)->tuple:
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same number of samples, got {len(x)} and {len(y)}: wasserstein1 computes exact "
                          "optimal transport between two equally weighted samples of equal size (an assignment problem); "
-                         "subsample the larger one, or for 1-D samples of different sizes use scipy.stats.wasserstein_distance")
+                         "subsample the larger of x and y, or for 1-D samples of different sizes use scipy.stats.wasserstein_distance")
     return x, y
 
 # %% ../nbs/08_wasserstein.ipynb #3c6579be
@@ -68,15 +68,16 @@ def wasserstein1_cdf(cdf1, # Distribution function of the first 1-D distribution
 
 # %% ../nbs/08_wasserstein.ipynb #9c866be9
 def critic_values(critic, # A callable: (N, ...) inputs -> N values (an ensemble of M critics: (N, M, ...) -> (N, M))
-                  x:Tensor # A batch of inputs
+                  x:Tensor, # A batch of inputs
+                  name:str='the critic' # What the caller calls `critic`, for the error messages (its argument's name, e.g. `'f'`)
                  )->Tensor: # Shape (N,), or (N, M) for an ensemble
     "Evaluate `critic` on `x` and check it returns one value per sample, shape (N,) or (N, 1) (an ensemble of M critics: (N, M))."
     out = critic(x)
-    if not torch.is_tensor(out): raise ValueError(f"the critic must return a tensor, got {type(out).__name__}")
+    if not torch.is_tensor(out): raise ValueError(f"{name} must return a tensor, got {type(out).__name__}")
     if out.ndim == 2 and out.shape[1] == 1: out = out[:, 0]
     M = getattr(critic, 'n_members', None)
     if out.shape == (len(x),) or (M is not None and x.ndim >= 3 and tuple(out.shape) == (len(x), M) == tuple(x.shape[:2])): return out
-    raise ValueError(f"the critic must return one value per sample, shape ({len(x)},) or ({len(x)}, 1); got {tuple(out.shape)}")
+    raise ValueError(f"{name} must return one value per sample, shape ({len(x)},) or ({len(x)}, 1); got {tuple(out.shape)}")
 
 # %% ../nbs/08_wasserstein.ipynb #da2a5919
 def _dtype_of(f)->torch.dtype:
@@ -93,7 +94,7 @@ def lipschitz_estimate(f, # A function of torch tensors (N, d) -> (N,) or (N, 1)
     x64 = _as_samples(x, 'x')
     if not (pairs or grad): raise ValueError("at least one of pairs and grad must be True")
     xin = x64.to(_dtype_of(f)).clone().requires_grad_(grad)
-    out = critic_values(f, xin)
+    out = critic_values(f, xin, 'f')
     best = 0.
     if grad:
         (gx,) = torch.autograd.grad(out.sum(), xin, allow_unused=True)
@@ -113,12 +114,12 @@ class _CriticObjective(Objective):
     def _critic_terms(self, learn, batch):
         real = self.real(batch)
         with torch.no_grad(): fake = learn.fake(self.sample_latent(learn, len(real)))
-        fr, ff = critic_values(learn.D, real).mean(), critic_values(learn.D, fake).mean()
+        fr, ff = critic_values(learn.D, real, 'D (the critic)').mean(), critic_values(learn.D, fake, 'D (the critic)').mean()
         return real, fake, fr, ff, {'critic_real': fr, 'critic_fake': ff, 'w1_estimate': fr - ff}
 
     def g_loss(self, learn, batch):
         "Generator loss -E f(G(z))."
-        return -critic_values(learn.D, learn.fake(self.sample_latent(learn, len(self.real(batch))))).mean(), {}
+        return -critic_values(learn.D, learn.fake(self.sample_latent(learn, len(self.real(batch)))), 'D (the critic)').mean(), {}
 
 # %% ../nbs/08_wasserstein.ipynb #27f0f268
 class WGANObjective(_CriticObjective):
