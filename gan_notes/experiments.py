@@ -321,7 +321,9 @@ def decide_claims(runs:list, # Records of an equal-budget comparison
                  )->list:
     "The verdict of every claim whose objectives the runs hold (a claim about an objective that did not run is left out)."
     if not isinstance(runs, list) or not runs: raise ValueError("runs must be a non-empty list of records")
-    claims = comparison_claims(sorted({r['seed'] for r in runs})) if claims is None else claims
+    if claims is None:
+        try: claims = comparison_claims(sorted({r['seed'] for r in runs}))
+        except ValueError as e: raise ValueError(f"runs: {e}") from None
     def present(c): return all(any(all(r.get(k) == v for k, v in w.items()) for r in runs) for w in ([c.a, c.b] if isinstance(c, WelchClaim) else [c.where]))
     return [c.decide(runs) for c in claims if present(c)]
 
@@ -643,7 +645,7 @@ def write_report(runs:list, # Records from `compare`
     prov = prov or run_provenance(' '.join(sys.argv), {'kind': kinds[0] if len(kinds) == 1 else kinds, 'objectives': list(dict.fromkeys(r['objective'] for r in runs)),
                                                        'datasets': list(dict.fromkeys(r['data'] for r in runs)), 'steps': max(r['steps'] for r in runs),
                                                        'jobs': jobs, 'overrides': settings or {}}, seeds)
-    info = dict(info or {})
+    info = {'cpu_count': os.cpu_count(), 'loadavg': [round(x, 2) for x in os.getloadavg()], **(info or {})}   # where it ran (run passes its own)
     info.update(wall_s=wall_seconds, cpu_s=cpu_seconds, throughput=speed,
                 claims=[v.to_dict() for v in verdicts], equal_budget={o: EQUAL_BUDGET.get(o) for o in dict.fromkeys(r['objective'] for r in runs)},
                 tuning=TUNING_RECORD)
