@@ -27,9 +27,9 @@ from .structure import (Learner, Generator, Discriminator, Callback, Objective, 
 # %% ../nbs/02a_comparison.ipynb #67716ac1
 EVAL_SAMPLES, MIN_COUNT = 2500, 20
 
-def _centres(ds):
+def _centres(ds, name:str='ds'):
     if getattr(ds, 'centers', None) is None:
-        raise ValueError(f"{getattr(ds, 'name', type(ds).__name__)!r} has no mixture centres; mode counts need a mixture such as ring8 or grid25")
+        raise ValueError(f"{name} {getattr(ds, 'name', type(ds).__name__)!r} has no mixture centres; mode counts need a mixture such as ring8 or grid25")
     return ds.centers
 
 def modes_with_at_least(samples, # (N, 2) samples
@@ -56,6 +56,7 @@ def evaluate(learn, # A learner on a toy mixture, or an ensemble member's `Membe
              seed:int=0 # Seed of the evaluation noise (never the training RNG)
             )->dict:
     "`coverage` of `n` fixed-seed generator samples; a diverged generator (non-finite samples) reaches no mode."
+    _centres(learn.data, 'learn.data')                                    # refused before the samples are drawn
     x = learn.generate(n, seed).cpu()
     if not torch.isfinite(x).all(): return {'modes': 0, 'modes_20': 0, 'hq': 0.0, 'reverse_kl': None}   # so one NaN run cannot end a sweep
     return coverage(x, learn.data)
@@ -122,7 +123,8 @@ def meaningless(hq:float, # An objective's high-quality fraction
 def mean_se(values # Numbers; NaN and None entries are ignored
            )->tuple: # `(mean, standard error, count of finite values)`
     "Mean and standard error s/sqrt(n) of the finite values (standard error NaN for a single value)."
-    x = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    try: x = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    except (TypeError, ValueError) as e: raise ValueError(f"values must hold numbers ({e})") from None
     x = x[np.isfinite(x)]
     if len(x) == 0: return (math.nan, math.nan, 0)
     se = float(x.std(ddof=1)/math.sqrt(len(x))) if len(x) > 1 else math.nan
@@ -134,7 +136,7 @@ class MemberStreams:
     def __init__(self, generators:list): # One CPU generator per member, each in its member's state
         self.generators = list(generators)
         if not self.generators or not all(isinstance(g, torch.Generator) for g in self.generators):
-            raise ValueError("MemberStreams needs a non-empty list of torch.Generator")
+            raise ValueError("generators: MemberStreams needs a non-empty list of torch.Generator")
     def __len__(self): return len(self.generators)
     def get_state(self)->Tensor:
         "The members' states, stacked (what a checkpoint stores)."
@@ -166,7 +168,7 @@ class EnsembleSource:
     "The data sources of an ensemble's members: `.sample(n, streams)` draws `n` from each member's source with its own stream."
     def __init__(self, sources:list): # One data source (or dataset, or tensor) per member
         self.sources = [as_source(s) for s in sources]
-        if not self.sources: raise ValueError("EnsembleSource needs at least one source")
+        if not self.sources: raise ValueError("sources: EnsembleSource needs at least one source")
         self.name = '+'.join(dict.fromkeys(getattr(s, 'name', type(s).__name__) for s in self.sources))
     def __len__(self): return len(self.sources)
     def sample(self, n:int, # Samples per member
@@ -177,7 +179,7 @@ class EnsembleSource:
             if len(generator) != len(self.sources): raise ValueError(f"{len(generator)} streams for {len(self.sources)} sources")
             parts = [s.sample(n, g) for s, g in zip(self.sources, generator.generators)]
         else: parts = [s.sample(n, generator) for s in self.sources]
-        if any(isinstance(p, (tuple, list)) for p in parts): raise ValueError("ensembles train on unlabelled data (tensors), got tuples")
+        if any(isinstance(p, (tuple, list)) for p in parts): raise ValueError("sources: ensembles train on unlabelled data (tensors), got tuples")
         return torch.stack(parts).transpose(0, 1)
 
 # %% ../nbs/02a_comparison.ipynb #2eb8c834
@@ -194,7 +196,7 @@ class EnsembleLinear(nn.Module):
 
 def _layers(net):
     if not isinstance(net, (Generator, Discriminator)):
-        raise ValueError(f"ensembles stack gan_notes.structure Generator or Discriminator MLPs, got {type(net).__name__}")
+        raise ValueError(f"nets: ensembles stack gan_notes.structure Generator or Discriminator MLPs, got {type(net).__name__}")
     return list(net.net)
 
 class EnsembleMLP(nn.Module):
@@ -268,7 +270,7 @@ def ensemble_objective(objective, # An objective fed plain noise whose losses ar
                       ):
     "A copy of `objective` for an ensemble of `n_members`: member-wise noise, and the sum over members of the members' losses."
     cls = type(objective)
-    if not _plain_latent(objective): raise ValueError(f"{cls.__name__} draws its own latent; ensembles support objectives fed plain noise")
+    if not _plain_latent(objective): raise ValueError(f"objective: {cls.__name__} draws its own latent; ensembles support objectives fed plain noise")
     check_int(n_members, 'n_members')
     ens = type(f'{cls.__name__}Ensemble', (_Members, cls), {'__module__': cls.__module__, '__qualname__': f'{cls.__qualname__}Ensemble'})
     o = ens.__new__(ens); o.__dict__.update(copy.deepcopy(objective.__dict__)); o.n_members = n_members
@@ -327,7 +329,7 @@ def ensemble_gap(single:list, # Separate learners, one per member
                  ens # The ensemble learner of the same runs
                 )->float:
     "Largest difference between separate learners and an ensemble's members: weights, optimiser states and fixed-seed samples."
-    if len(single) != members(ens): raise ValueError(f"{len(single)} separate learners for an ensemble of {members(ens)}")
+    if len(single) != members(ens): raise ValueError(f"single holds {len(single)} separate learners for an ensemble of {members(ens)}")
     gap, old = 0., torch.get_default_dtype()
     torch.set_default_dtype(next(ens.G.parameters()).dtype)                # draw the samples' noise in the networks' dtype
     try: x, xs = ens.generate(300, 1), [l.generate(300, 1) for l in single]
@@ -444,7 +446,7 @@ def resolve(spec):
     "The object named by `'module:attribute'`, or `spec` itself when it is not a string."
     if not isinstance(spec, str): return spec
     mod, _, attr = spec.partition(':')
-    if not attr: raise ValueError(f"expected 'module:attribute', got {spec!r}")
+    if not attr: raise ValueError(f"spec: expected 'module:attribute', got {spec!r}")
     return getattr(importlib.import_module(mod), attr)
 
 def step_cost(spec, # A `Recipe` or its `'module:attribute'`

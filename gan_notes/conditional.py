@@ -185,7 +185,7 @@ class LabelledToy:
     "A toy mixture whose batches are `(x, y)`: y is the index of the mixture component x was drawn from."
     def __init__(self, ds:ToyDataset): # A mixture with centres (ring8, grid25)
         if not isinstance(ds, ToyDataset) or ds.centers is None:
-            raise ValueError(f"labelled_toy needs a toy mixture with centres (ring8, grid25), got {ds!r}")
+            raise ValueError(f"data: labelled_toy needs a toy mixture with centres (ring8, grid25), got {ds!r}")
         self.dataset, self.name, self.centers, self.std = ds, ds.name, ds.centers, ds.std
         self.n_modes = self.n_classes = ds.n_modes
 
@@ -408,7 +408,7 @@ def mnist_generator_metrics(learn, # A conditional learner on MNIST
                            )->dict:
     "`digits.score` (FID at `fid_n` = n, KID, score, conditional accuracy) and per-class FIDs of n digits generated for the reference's labels."
     if getattr(learn.data, 'name', None) != 'mnist':
-        raise ValueError(f"mnist_generator_metrics needs a learner on MNIST digits (cgan_learner('mnist')), got data {getattr(learn.data, 'name', type(learn.data).__name__)!r}")
+        raise ValueError(f"learn: mnist_generator_metrics needs a learner on MNIST digits (cgan_learner('mnist')), got data {getattr(learn.data, 'name', type(learn.data).__name__)!r}")
     if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= 4000:
         raise ValueError(f"n must be an integer in [2, 4000] (the labels of that many training digits), got {n!r}")
     y = classified_digits('train')[1][:n]
@@ -433,7 +433,7 @@ def cgan_evaluate(learn, # A learner from `cgan_learner`
         m, real = mnist_generator_metrics(learn, seed), mnist_reference()
         keys = ('conditional_accuracy', 'min_label_accuracy', 'fid', 'fid_class_mean')
         return {**{k: m[k] for k in keys + ('fid_n', 'kid', 'kid_std', 'score')}, **{f'{k}_real': real[k] for k in keys}}
-    raise ValueError(f"cgan_evaluate measures learners on labelled_toy mixtures or the MNIST digits (cgan_learner('mnist')), got data {type(ds).__name__}")
+    raise ValueError(f"learn: cgan_evaluate measures learners on labelled_toy mixtures or the MNIST digits (cgan_learner('mnist')), got data {type(ds).__name__}")
 
 # %% ../nbs/05_conditional.ipynb #a732b9ef
 from fastcore.basics import patch

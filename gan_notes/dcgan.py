@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from .structure import Learner, TensorSource, seed_everything
 from .comparison import Recipe
 from .data import check_int, check_positive
+from .metrics import _check_images
 from .digits import EVAL_N, mnist_digits, classify, score, classified_digits, check_labels, Classified
 from .conditional import label_channels
 
@@ -77,7 +78,7 @@ def stage_params(a:int, # Smaller size (G's input side, D's output side)
     if a == 1: k, s, p = b, 1, 0           # the projection of z: a b×b kernel on a 1×1 map
     elif b == 2*a: k, s, p = 4, 2, 1       # pytorch/examples' stage: (n - 1)·2 - 2 + 3 + 1 = 2n
     elif b == 2*a + 1: k, s, p = 3, 2, 0   # 3 → 7 for 28 px: (3 - 1)·2 + 2 + 1 = 7
-    else: raise ValueError(f"no DCGAN stage from {a} to {b} pixels: a stage doubles the size (b = 2a or 2a + 1), or starts from a = 1")
+    else: raise ValueError(f"no DCGAN stage from a={a} to b={b} pixels: a stage doubles the size (b = 2a or 2a + 1), or starts from a = 1")
     assert conv_transpose_output_size(a, k, s, p) == b and conv_output_size(b, k, s, p) == a
     return k, s, p
 
@@ -556,7 +557,8 @@ def digit_metrics(samples, # (N, 1, 28, 28) generated digits in [-1, 1], N >= 2 
                   labels=None # (N,) labels they were generated for: adds `digits.score`'s per-label accuracy
                  )->dict: # `digits.score` (`fid`, `fid_n`, `kid`, `kid_std`, `score`, ...) and `classes`, `nn_ratio`
     "`digits.score` of samples against the held-out digits and the collapse statistics, from one pass through the classifier."
-    c = samples if isinstance(samples, Classified) else classify(samples)
+    c = samples if isinstance(samples, Classified) else classify(_check_images(samples, 'samples'))   # named as the caller knows them
+    if len(c) < 2: raise ValueError(f"samples must hold at least 2 images, got {len(c)}")
     return {**score(c, labels), **collapse_stats(*c)}
 
 def is_collapsed(m:dict # From `digit_metrics` (or `collapse_stats`)
@@ -663,7 +665,7 @@ def run_parallel(tasks:list, # `(function name, keyword arguments)` pairs; names
     if not isinstance(tasks, (list, tuple)) or not tasks: raise ValueError("tasks must be a non-empty list of (name, kwargs) pairs")
     for t in tasks:
         if not (isinstance(t, (list, tuple)) and len(t) == 2 and t[0] in _TASKS and isinstance(t[1], dict)):
-            raise ValueError(f"each task must be (name, kwargs) with name one of {', '.join(_TASKS)}, got {t!r:.80}")
+            raise ValueError(f"tasks: each task must be (name, kwargs) with name one of {', '.join(_TASKS)}, got {t!r:.80}")
     if jobs == 1: return [globals()[n](**k) for n, k in tasks]
     import multiprocessing as mp
     from gan_notes.dcgan import _run_task as task, _worker_init as init   # by module name: a spawned worker imports them

@@ -80,11 +80,11 @@ def split_batch(batch_size:int, # The global batch: samples per step over all ra
     for name, v in (('batch_size', batch_size), ('world_size', world_size)):
         check_int(v, name)
     if world_size > batch_size:
-        raise ValueError(f"{world_size} processes for a global batch of {batch_size}: each process needs at least one sample; "
+        raise ValueError(f"world_size {world_size} exceeds batch_size {batch_size}: each process needs at least one sample; "
                          f"use at most {batch_size} processes or a batch of at least {world_size}")
     if batch_size % world_size:
         lo = batch_size - batch_size % world_size
-        raise ValueError(f"the global batch of {batch_size} does not split evenly over {world_size} processes "
+        raise ValueError(f"batch_size {batch_size} does not split evenly over world_size {world_size} processes "
                          f"({batch_size} = {world_size} x {batch_size // world_size} + {batch_size % world_size}); "
                          f"choose a batch size divisible by {world_size}, e.g. {lo} or {lo + world_size}")
     return batch_size // world_size
@@ -195,7 +195,7 @@ def check_sync_batchnorm(learn:Learner)->None:
     if learn.device.type == 'cuda': return
     for name, m in learn.models.items():
         if any(isinstance(s, nn.SyncBatchNorm) for s in plain(m).modules()):
-            raise ValueError(f"{name} has SyncBatchNorm layers, which run only on GPUs, and this learner trains on {learn.device}: "
+            raise ValueError(f"learn.models[{name!r}] has SyncBatchNorm layers, which run only on GPUs, and this learner trains on {learn.device}: "
                              "on CPUs keep plain BatchNorm (each rank then normalises its own share of the batch) by leaving "
                              "sync_batchnorm off, or train on GPUs")
 
@@ -308,7 +308,7 @@ class GhostBatchNorm(nn.Module):
 
     def forward(self, x):
         if not self.training: return self._norm(x, self.running_mean[0], self.running_var[0])   # rank 0's statistics
-        if len(x) % self.groups: raise ValueError(f"a batch of {len(x)} does not split into {self.groups} equal chunks")
+        if len(x) % self.groups: raise ValueError(f"a batch of {len(x)} does not split into {self.groups} equal chunks (groups={self.groups})")
         dims, out = [0] + list(range(2, x.ndim)), []
         for g, c in enumerate(x.chunk(self.groups)):
             mean, var = c.mean(dims), c.var(dims, unbiased=False)

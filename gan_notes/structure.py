@@ -11,7 +11,7 @@ __all__ = ['ACTIVATIONS', 'CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'CHECKPOINT
            'save_checkpoint', 'read_checkpoint', 'check_checkpoint', 'load_checkpoint', 'Checkpointer']
 
 # %% ../nbs/01_structure.ipynb #36994f03
-import csv, io, os, random, tempfile, warnings
+import csv, errno, io, os, random, tempfile, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
@@ -25,6 +25,7 @@ from .data import sample_noise, check_int, check_positive, _short
 def seed_everything(seed:int # The seed for Python, NumPy and torch (CPU and CUDA)
                    ):
     "Seed every random number generator a training run touches."
+    check_int(seed, 'seed', 0, 2**32)   # what numpy's global seed accepts
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
 
 def default_device()->torch.device:
@@ -70,6 +71,7 @@ class Generator(nn.Module):
                  act='relu', # Hidden activation
                  out_act=None): # Optional output activation name, e.g. `'tanh'` for data in [-1, 1]
         super().__init__()
+        check_int(z_dim, 'z_dim'); check_int(out_dim, 'out_dim')   # named as the caller knows them (mlp would say in_dim)
         self.z_dim, self.out_dim = z_dim, out_dim
         self.net = mlp(z_dim, out_dim, width, depth, act)
         self.out_act = nn.Identity() if out_act is None else _activation(out_act)
@@ -145,6 +147,10 @@ def adam(params, # The parameters (or parameter groups) to optimise
     CUDA). Fusing changes the last bits of each update (the same formula, evaluated in another order), not the algorithm, so it
     is not the objectives' default: every stored run was trained unfused. An objective opts in by returning it from
     `optimizers`; a checkpoint keeps the `fused` flag it was written with, so a run resumes with the arithmetic it started with."""
+    check_positive(lr, 'lr')
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2
+            and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {_short(betas)}")
     params = list(params)
     try: return _FusedAdam(params, lr, tuple(betas), fused=True)
     except RuntimeError: return torch.optim.Adam(params, lr, tuple(betas))   # parameters on a device or of a dtype without a fused kernel
@@ -664,6 +670,7 @@ class GradNorms(Callback):
 def default_callbacks(record_every:int=1 # Steps between recorded losses
                      )->list:
     "The callbacks every run wants: a `Recorder` and `StopOnNaN`."
+    check_int(record_every, 'record_every')
     return [Recorder(record_every), StopOnNaN()]
 
 # %% ../nbs/01_structure.ipynb #29c2e7e2
@@ -712,7 +719,11 @@ def atomic_write(path, # Target file
                 )->Path:
     "Write a file atomically: `write(f)` fills a temporary file in the same folder, which then replaces `path`."
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    if mode not in ('wb', 'w'): raise ValueError(f"mode must be 'wb' or 'w', got {_short(mode)}")
+    if not callable(write): raise ValueError(f"write must be a function of the open file, got {type(write).__name__}")
+    try: fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    except FileNotFoundError:
+        raise FileNotFoundError(errno.ENOENT, f"path: folder {str(path.parent)!r} does not exist (cannot write {path.name} in it)") from None
     try:
         with os.fdopen(fd, mode) as f:
             write(f); f.flush(); os.fsync(f.fileno())
