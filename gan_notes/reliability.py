@@ -193,7 +193,7 @@ def bad_input_calls(path, # A notebook (.ipynb)
                 arguments = set(CLI_NAMES)
             else:
                 hit = set().union(*[resolve(c, set()) for c in _exercised(n)]) if _exercised(n) else set()
-                arguments = (_parameters(hit, _exercised(n)) | {k.arg for k in getattr(body, 'keywords', ()) if k.arg}
+                arguments = (_parameters(hit, _exercised(n)) | {k.arg for c in ast.walk(body) if isinstance(c, ast.Call) for k in c.keywords if k.arg}
                              | {c[1] for c in _exercised(n) if c[0] == 'attr'})            # a method or property named counts too
             per = _cases(n, fors)
             scale = cases//len(per)                                         # the outer loops' factor
