@@ -503,7 +503,7 @@ def mnist_metrics(learn, # An InfoGAN learner on MNIST digits
                  )->dict:
     "Categorical-code error (classifier + Hungarian matching), Q's error on held-out real digits, L_I, and `digits.score` (FID at `fid_n` = n), from one classifier pass."
     obj = _check_info_learner(learn)
-    if obj.n_categories < 10: raise ValueError(f"the MNIST code error needs a categorical code of at least 10 values, got {obj.n_categories}")
+    if obj.n_categories < 10: raise ValueError(f"learn must have a categorical code of at least 10 values for the MNIST code error, got {obj.n_categories}")
     m, x, latent = code_metrics(learn, n, seed)
     c = classify(x.float())                                    # the one pass through the classifier
     conf = confusion_matrix(latent['c'], c.logits.argmax(1), obj.n_categories, 10)
