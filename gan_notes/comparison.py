@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn, Tensor
-from .data import toy_dataset, mode_coverage, check_samples, sample_noise, check_int
+from .data import toy_dataset, mode_coverage, check_samples, sample_noise, check_int, check_betas
 from .metrics import prdc
 from .names import EVAL_EVERY, EVAL_LAST, TOY_DATASETS
 from .structure import (Learner, Generator, Discriminator, Callback, Objective, atomic_write,
@@ -408,10 +408,7 @@ class Recipe:
         unknown = sorted(set(settings) - set(self.settings))
         if unknown: raise ValueError(f"unknown setting {unknown[0]!r}; this GAN's settings are {sorted(self.settings)}")
         s = {**self.settings, **settings}
-        if 'betas' in s:
-            b = s['betas']
-            if not isinstance(b, (tuple, list)) or len(b) != 2: raise ValueError(f"betas must be two numbers, got {b!r}")
-            s['betas'] = tuple(float(x) for x in b)
+        if 'betas' in s: s['betas'] = check_betas(s['betas'])
         return s
 
     def objective(self, **settings):

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['SEED_RANGE', 'TOY_DATASETS', 'PRIORS', 'MNIST_OFFLINE_SIZE', 'TORCHVISION_DATASETS', 'check_int', 'check_positive',
-           'check_seed', 'check_device', 'check_samples', 'ToyDataset', 'ring8', 'grid25', 'swissroll', 'toy_dataset',
-           'plot_toy', 'mode_coverage', 'sample_noise', 'sample_codes', 'mnist_order', 'mnist_offline',
+           'check_betas', 'check_seed', 'check_device', 'check_samples', 'ToyDataset', 'ring8', 'grid25', 'swissroll',
+           'toy_dataset', 'plot_toy', 'mode_coverage', 'sample_noise', 'sample_codes', 'mnist_order', 'mnist_offline',
            'torchvision_dataset', 'image_grid']
 
 # %% ../nbs/00_data.ipynb #8134e0ee
@@ -37,6 +37,15 @@ def check_positive(v, # The value to check
     if not (0 < f < math.inf or (f == math.inf and not finite)):
         raise ValueError(f"{name} must be a positive number{'' if finite else ' or inf'}, got {_short(v)}")
     return f
+
+def check_betas(v, # The value to check: Adam's `(beta1, beta2)`
+                name:str='betas' # The argument's name, for the message
+               )->tuple:
+    "`v` as a tuple of two floats if it is two real numbers in [0, 1) (a tuple or list; not bools); else a `ValueError` naming `name`: the package's one check of Adam's betas."
+    if not (isinstance(v, (tuple, list)) and len(v) == 2
+            and all(isinstance(b, numbers.Real) and not isinstance(b, bool) and 0 <= b < 1 for b in v)):
+        raise ValueError(f"{name} must be two numbers in [0, 1), got {_short(v)}")
+    return tuple(float(b) for b in v)
 
 def _check_size(v, name:str, lo:int=1)->int:
     "`check_int(v, name, lo)`, and below 2**63: a larger size is not even an int64, so torch cannot hold it."

@@ -19,7 +19,7 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from fastcore.basics import patch
-from .data import sample_noise, check_int, check_positive, _short
+from .data import sample_noise, check_int, check_positive, check_betas, _short
 
 # %% ../nbs/01_structure.ipynb #2d1a1076
 def seed_everything(seed:int # The seed for Python, NumPy and torch (CPU and CUDA)
@@ -147,13 +147,10 @@ def adam(params, # The parameters (or parameter groups) to optimise
     CUDA). Fusing changes the last bits of each update (the same formula, evaluated in another order), not the algorithm, so it
     is not the objectives' default: every stored run was trained unfused. An objective opts in by returning it from
     `optimizers`; a checkpoint keeps the `fused` flag it was written with, so a run resumes with the arithmetic it started with."""
-    check_positive(lr, 'lr')
-    if not (isinstance(betas, (tuple, list)) and len(betas) == 2
-            and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
-        raise ValueError(f"betas must be two numbers in [0, 1), got {_short(betas)}")
+    lr, betas = check_positive(lr, 'lr'), check_betas(betas)
     params = list(params)
-    try: return _FusedAdam(params, lr, tuple(betas), fused=True)
-    except RuntimeError: return torch.optim.Adam(params, lr, tuple(betas))   # parameters on a device or of a dtype without a fused kernel
+    try: return _FusedAdam(params, lr, betas, fused=True)
+    except RuntimeError: return torch.optim.Adam(params, lr, betas)   # parameters on a device or of a dtype without a fused kernel
 
 class Objective:
     "Base class of GAN objectives: every hook the loop calls, with the defaults of a plain noise-to-data GAN."
