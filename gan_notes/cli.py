@@ -164,7 +164,7 @@ def build_parser()->argparse.ArgumentParser:
                                    'so an interrupted comparison continues with --resume.')
     c.add_argument('--objectives', nargs='+', choices=list(OBJECTIVES), help=f'objectives (default all){rec}')
     c.add_argument('--data', nargs='+', choices=list(DATASETS),
-                   help=f'datasets (default ring8 grid25{rec}); mnist, alone: the image GANs on real digits (gan_notes.images)')
+                   help=f'datasets (default {" ".join(DEFAULT_DATASETS)}{rec}); mnist, alone: the image GANs on real digits (gan_notes.images)')
     c.add_argument('--seeds', type=bounded_int('seeds'),
                    help=f'evaluation seeds per objective and dataset: 100, 101, ..., never a tuning seed (default {DEFAULT_SEEDS}{rec})')
     c.add_argument('--settings', choices=['equal', 'source', 'recipe'],
