@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['MLP_GAN_SOURCE', 'mlp_gan_recipe', 'WGAN_GP_SOURCE', 'WGAN_GP_SETTINGS', 'wgan_gp_recipe', 'IMAGE_GANS',
            'CONDITIONAL', 'PROBE_WIDTHS', 'PROBE_DEPTHS', 'REFERENCE_ROWS', 'IMAGE_COLUMNS', 'PUBLISHED_IMAGES',
-           'SEED_BASE', 'SETTINGS_SEEDS', 'DEFAULT_SEEDS_MNIST', 'DEFAULT_BUDGET_S', 'DEFAULT_EVALS', 'evaluate_image',
-           'eval_marks', 'sample_grid', 'train_at_budget', 'run_budgets', 'recipe_memory', 't_interval',
-           'image_references', 'image_table', 'image_seeds', 'image_claims', 'decide_claims', 'image_figure',
-           'write_image_report', 'compare_images', 'rerun_point']
+           'SEED_BASE', 'SETTINGS_SEEDS', 'DEFAULT_SEEDS_MNIST', 'DEFAULT_BUDGET_S', 'DEFAULT_EVALS', 'PNG_COLORS',
+           'evaluate_image', 'eval_marks', 'sample_grid', 'train_at_budget', 'run_budgets', 'recipe_memory',
+           't_interval', 'image_references', 'image_table', 'image_seeds', 'image_claims', 'decide_claims',
+           'image_figure', 'write_image_report', 'compare_images', 'rerun_point']
 
 # %% ../nbs/09a_images.ipynb #ad3335c7
 import json, math, os, platform, subprocess, sys, time
@@ -18,7 +18,7 @@ import torch
 from .names import RECIPES
 from .data import check_int, check_positive
 from .structure import Learner, TensorSource, seed_everything, default_callbacks, atomic_write, arithmetic_signature
-from .comparison import Recipe, resolve
+from .comparison import Recipe, resolve, _die_with_parent
 from .claims import one_sample_t, t_bound, MeanClaim, WelchClaim, disjoint_seeds, seeds_text
 from .digits import EVAL_N, mnist_digits, classified_digits, score, reference
 from .dcgan import (MLP_SETTINGS, mlp_digits_learner, dcgan_generator, dcgan_discriminator, evaluate_digits,
@@ -27,6 +27,7 @@ from .wasserstein import WGANGPObjective
 from .infogan import InfoGANObjective, mnist_metrics, digit_order, code_accuracy, MNIST_INFOGAN
 from .conditional import CGAN_MNIST_SETTINGS
 from .provenance import write_results
+from .dashboard import figure_png
 from .experiments import run_provenance
 
 # %% ../nbs/09a_images.ipynb #fcedd59b
@@ -155,7 +156,13 @@ def train_at_budget(name:str, # A key of `IMAGE_GANS`
 # %% ../nbs/09a_images.ipynb #79732a4a
 def _budget_task(kw:dict)->dict: return train_at_budget(**kw)
 
-def _one_thread(): torch.set_num_threads(1)
+def _image_worker(parent:int # The parent's process id
+                 ):
+    "A worker of `run_budgets`: one torch thread, Ctrl-C left to the parent, and it ends when its parent ends (no orphan keeps training)."
+    import signal
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    torch.set_num_threads(1)
 
 def run_budgets(tasks:list, # `dict`s of `train_at_budget`'s keyword arguments
                 jobs:int=2 # Worker processes (1: run here, one after another)
@@ -166,8 +173,8 @@ def run_budgets(tasks:list, # `dict`s of `train_at_budget`'s keyword arguments
         raise ValueError("tasks must be a non-empty list of dicts of train_at_budget's arguments")
     if jobs == 1: return [train_at_budget(**t) for t in tasks]
     import multiprocessing as mp
-    from gan_notes.images import _budget_task as task, _one_thread as init   # by module name: a spawned worker imports them
-    pool = mp.get_context('spawn').Pool(min(jobs, len(tasks)), initializer=init)
+    from gan_notes.images import _budget_task as task, _image_worker as init   # by module name: a spawned worker imports them
+    pool = mp.get_context('spawn').Pool(min(jobs, len(tasks)), initializer=init, initargs=(os.getpid(),))
     try:
         out = pool.map(task, list(tasks), chunksize=1)
         pool.close()
@@ -367,7 +374,7 @@ def image_figure(runs:list, # Records from `train_at_budget` (the first seed of 
         ax.set_xticks([])
         if r is None: ax.set_yticks([]); ax.set_title(f'{m}: no samples (stopped)', fontsize=9); continue
         g, per, labels = r['grid']
-        ax.imshow(_tile(g, per), cmap='gray', vmin=0, vmax=255)
+        ax.imshow(_tile(g, per), cmap='gray', vmin=0, vmax=255, interpolation='nearest')   # pixels as drawn: no resampled grey levels
         if labels: ax.set_yticks([(j + 0.5)*30 for j in range(len(labels))], labels, fontsize=6)
         else: ax.set_yticks([])
         fid = f"FID {r['fid']:.0f}" if 'fid' in r else ''
@@ -413,6 +420,8 @@ def _claims_md(decided:list)->list:
         lines.append(f"- {v}" if v is not None else f"- **{c.name}: not decided** ({why}). Stated: {c.statement()}")
     return lines
 
+PNG_COLORS = 256   # report.png's adaptive palette: grey sample tiles and a few line colours fit; several times smaller than RGBA
+
 def write_image_report(runs:list, # Records from `train_at_budget`
                        out, # Folder (created if missing)
                        refs:dict, # `image_references()`
@@ -428,7 +437,7 @@ def write_image_report(runs:list, # Records from `train_at_budget`
     outp = Path(out); outp.mkdir(parents=True, exist_ok=True)
     paths = {'md': outp/'report.md', 'png': outp/'report.png', 'csv': outp/'runs.csv', 'json': outp/'runs.json'}
     fig = image_figure(runs, refs)
-    try: atomic_write(paths['png'], lambda f: fig.savefig(f, format='png', dpi=dpi))
+    try: atomic_write(paths['png'], lambda f: f.write(figure_png(fig, dpi, colors=PNG_COLORS)))   # an adaptive palette: the grey tiles and a few line colours
     finally: plt.close(fig)
     plain = [{k: v for k, v in r.items() if k != 'grid'} for r in runs]
     atomic_write(paths['csv'], lambda f: f.write(_runs_csv(plain)), mode='w')
