@@ -469,8 +469,8 @@ def write_image_report(runs:list, # Records from `train_at_budget`
              "Q as a classifier of the held-out real digits after the same matching: the quantity of Chen et al.'s 5%, the one "
              "published number comparable here. Published MNIST FIDs are computed in Inception features and are not comparable with "
              "these FIDs (the shipped classifier's 128 features, N = 1,000), so none is shown.",
-             "Not in this report: InfoGAN's gap to its paper (#26 item 4: openai's settings on ≥ 5 seeds, training-set size and "
-             "length) was not measured in this session."]
+             "InfoGAN's gap to its paper's 5% is measured in the InfoGAN section (`07_infogan`): openai's settings on 5 seeds, and "
+             "how the code error moves with the size of the training set and the length of training."]
     claims_part = (['## Claims', 'Stated before the run (see `nbs/09a_images.ipynb`), decided by `gan_notes.claims` on the final '
                     'evaluation of each run:', '\n'.join(_claims_md(decided))] if decided else
                    ['## Claims', f'Not decided: {len(seeds)} seed(s); the claims need at least 2.'])
