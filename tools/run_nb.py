@@ -6,7 +6,8 @@
 - Cells run in order in one kernel-less shell (execnb, the executor nbdev_test uses), with the notebook's folder as the
   working directory, so what runs here is what `nbdev_test` runs.
 - Cells flagged `#| slow` are skipped unless `--slow` is given; a skipped cell keeps the outputs it was saved with, so a
-  long run executed once on purpose stays in the docs. Cells with `#| eval: false` never run.
+  long run executed once on purpose stays in the docs. Cells with `#| eval: false` never run. A cell that runs loses its
+  old outputs first (execnb alone keeps them when the cell now prints nothing).
 - The first failing cell stops the run (unless --keep-going): its number, first line and traceback are printed, and the
   notebook is NOT written, so a failure never replaces good saved outputs.
 - Inline figures are drawn at 72 dpi (--dpi), the size the docs show, as plain (not 2x) PNGs re-encoded with an adaptive
@@ -84,6 +85,7 @@ def _run(path: Path, slow: bool, keep_going: bool, dpi: int) -> bool:
         t = time.perf_counter()
         source = cell.source
         cell.source = _loud(source)
+        cell.outputs = []          # execnb keeps a cell's old outputs when it prints nothing now: never show stale ones
         try: shell.cell(cell)
         finally: cell.source = source
         dt = time.perf_counter() - t
