@@ -633,16 +633,16 @@ def _die_with_parent(parent:int, # The parent's process id
             if os.getppid() != parent: os._exit(1)
     threading.Thread(target=watch, name='watch-parent', daemon=True).start()
 
-# A worker's first lines, run before it imports torch (seconds): from then on it dies with its parent. (The process's
-# target is `exec` of this text: pickled by name, it needs no import; `_worker_init` would need this module, and torch.)
-_BOOT = '''import ctypes, os, signal, sys
+# A spawned worker's first lines, run before it imports torch (seconds; more under load): from then on it dies with its
+# parent (`parent`: the name the worker's `exec` defines). The process's target is `exec` of a text that starts with
+# these lines: pickled by name, `exec` needs no import, where `_worker_init` would need this module, and torch.
+_DIE_FIRST = '''import ctypes, os, signal, sys
 if sys.platform.startswith('linux'):
     try: ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))
     except (OSError, AttributeError): pass
 if os.getppid() != parent: os._exit(1)
-from gan_notes.comparison import _worker_init
-_worker_init(conn, parent)
 '''
+_BOOT = _DIE_FIRST + 'from gan_notes.comparison import _worker_init\n_worker_init(conn, parent)\n'
 
 def _worker_init(conn, # This worker's end of its pipe to the parent
                  parent:int # The parent's process id

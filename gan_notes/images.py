@@ -18,7 +18,7 @@ import torch
 from .names import RECIPES
 from .data import check_int, check_positive
 from .structure import Learner, TensorSource, seed_everything, default_callbacks, atomic_write, arithmetic_signature
-from .comparison import Recipe, resolve, _die_with_parent
+from .comparison import Recipe, resolve, _die_with_parent, _DIE_FIRST
 from .claims import one_sample_t, t_bound, MeanClaim, WelchClaim, disjoint_seeds, seeds_text
 from .digits import EVAL_N, mnist_digits, classified_digits, score, reference
 from .dcgan import (MLP_SETTINGS, mlp_digits_learner, dcgan_generator, dcgan_discriminator, evaluate_digits,
@@ -164,6 +164,10 @@ def _image_worker(parent:int # The parent's process id
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     torch.set_num_threads(1)
 
+# The pool's initializer is `exec` of this text: the death signal is in place before the worker imports torch (seconds,
+# tens of seconds on a loaded machine), so a parent killed while its workers start leaves none behind.
+_IMAGE_BOOT = _DIE_FIRST + 'from gan_notes.images import _image_worker\n_image_worker(parent)\n'
+
 def run_budgets(tasks:list, # `dict`s of `train_at_budget`'s keyword arguments
                 jobs:int=2 # Worker processes (1: run here, one after another)
                )->list: # The records, in the order of `tasks`
@@ -173,8 +177,8 @@ def run_budgets(tasks:list, # `dict`s of `train_at_budget`'s keyword arguments
         raise ValueError("tasks must be a non-empty list of dicts of train_at_budget's arguments")
     if jobs == 1: return [train_at_budget(**t) for t in tasks]
     import multiprocessing as mp
-    from gan_notes.images import _budget_task as task, _image_worker as init   # by module name: a spawned worker imports them
-    pool = mp.get_context('spawn').Pool(min(jobs, len(tasks)), initializer=init, initargs=(os.getpid(),))
+    from gan_notes.images import _budget_task as task   # by module name: a spawned worker imports it
+    pool = mp.get_context('spawn').Pool(min(jobs, len(tasks)), initializer=exec, initargs=(_IMAGE_BOOT, {'parent': os.getpid()}))
     try:
         out = pool.map(task, list(tasks), chunksize=1)
         pool.close()
