@@ -166,7 +166,8 @@ def build_parser()->argparse.ArgumentParser:
     c.add_argument('--data', nargs='+', choices=list(DATASETS),
                    help=f'datasets (default {" ".join(DEFAULT_DATASETS)}{rec}); mnist, alone: the image GANs on real digits (gan_notes.images)')
     c.add_argument('--seeds', type=bounded_int('seeds'),
-                   help=f'evaluation seeds per objective and dataset: 100, 101, ..., never a tuning seed (default {DEFAULT_SEEDS}{rec})')
+                   help=f'evaluation seeds per objective and dataset: 100, 101, ..., never a tuning seed (default {DEFAULT_SEEDS}{rec}; '
+                        'with --data mnist: gan_notes.images.DEFAULT_SEEDS_MNIST, 3)')
     c.add_argument('--settings', choices=['equal', 'source', 'recipe'],
                    help="equal: each objective's recipe at the tuning search's learning rate (default); source: the source's settings "
                         f"(as published); recipe: the recipes unchanged{rec}")
@@ -902,6 +903,9 @@ def _compare_options(args):
     "Fill `args`' options left out: their defaults, or with `--resume` the recorded ones (`CliError` naming one given that differs)."
     defaults = _compare_defaults()
     if not args.resume:
+        if args.data == ['mnist'] and args.seeds is None:   # the image comparison's own default (its 15-minute budget counts on it)
+            from gan_notes.images import DEFAULT_SEEDS_MNIST
+            args.seeds = DEFAULT_SEEDS_MNIST
         for k, v in defaults.items():
             if getattr(args, k) is None: setattr(args, k, v)
         return
