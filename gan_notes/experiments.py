@@ -12,7 +12,7 @@ __all__ = ['TOY_SETTINGS', 'W1_SAMPLES', 'GRAD_SAMPLES', 'TUNING_SEEDS', 'EVAL_S
            'train_until', 'time_to_quality']
 
 # %% ../nbs/09_experiments.ipynb #edd9b9ec
-import json, math, os, platform, resource, subprocess, time
+import json, math, os, platform, re, resource, subprocess, time
 from dataclasses import replace
 from pathlib import Path
 import numpy as np
@@ -462,17 +462,20 @@ def run(kind:str, # `'tune'` (the search), `'equal'` (the equal-budget compariso
         steps:int=DEFAULT_STEPS, # Generator steps of every run
         jobs:int=2, # Worker processes
         command:str|None=None, # The command line to record; default this process's
+        file:str='as_published.json', # For `'source'`: the results file's name, `as_published*.json` (the report reads them all)
         **settings # Overrides of the recipes' settings (a test's tiny networks)
        )->dict: # The paths written
     "A committed run: train, time it (wall and CPU, with the load), and write its results file with provenance."
     import sys
     if kind not in ('tune', 'equal', 'source'): raise ValueError(f"kind must be 'tune', 'equal' or 'source', got {kind!r}")
+    if not (isinstance(file, str) and re.fullmatch(r'as_published[\w-]*\.json', file)):
+        raise ValueError(f"file must be a name as_published*.json (letters, digits, '_' or '-' between), got {file!r}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     command = command or ' '.join(sys.argv)
     objectives = _objectives(objectives)
     seeds = (TUNING_SEEDS if seeds is None else tuple(seeds)) if kind == 'tune' else evaluation_seeds(5 if seeds is None else seeds)
     prov = run_provenance(command, {'kind': kind, 'objectives': objectives, 'datasets': list(datasets), 'steps': steps, 'jobs': jobs,
-                                    'overrides': settings}, seeds)   # the commit is read before the training, which may outlast it
+                                    'overrides': settings, **({'file': file} if kind == 'source' else {})}, seeds)   # the commit is read before the training, which may outlast it
     lines, t0, c0, load0 = [], time.perf_counter(), _cpu_seconds(), os.getloadavg()
     def progress(state, elapsed, recs):
         eta = state.eta(elapsed)
@@ -498,7 +501,7 @@ def run(kind:str, # `'tune'` (the search), `'equal'` (the equal-budget compariso
         return {'json': p}
     if kind == 'source':
         info['left_out'] = {o: source_overrides(o)[1] for o in dict.fromkeys(r['objective'] for r in runs)}
-        p = out/'as_published.json'
+        p = out/file
         write_results(p, json.loads(runs_json(runs, **info)), prov, keep=False)
         return {'json': p}
     info['claims_stated'] = claims_stated
