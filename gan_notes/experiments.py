@@ -8,8 +8,8 @@ __all__ = ['TOY_SETTINGS', 'W1_SAMPLES', 'GRAD_SAMPLES', 'TUNING_SEEDS', 'EVAL_S
            'make_learner', 'generator_grad_norm', 'evaluate_run', 'get_recipe', 'overrides', 'evaluation_seeds',
            'Reseeded', 'compare', 'settings_for', 'base_lr', 'source_overrides', 'tune', 'choose', 'comparison_claims',
            'decide_claims', 'published_markdown', 'step_flops', 'matmul_peak', 'peak_gflops', 'throughput',
-           'package_root', 'run_provenance', 'read_run', 'run', 'report_intro', 'report_notes', 'write_report',
-           'train_until', 'time_to_quality']
+           'package_root', 'run_provenance', 'read_run', 'run', 'read_as_published', 'as_published_rows',
+           'report_intro', 'report_notes', 'write_report', 'train_until', 'time_to_quality']
 
 # %% ../nbs/09_experiments.ipynb #edd9b9ec
 import json, math, os, platform, re, resource, subprocess, time
@@ -512,13 +512,38 @@ def run(kind:str, # `'tune'` (the search), `'equal'` (the equal-budget compariso
     return {**paths, 'progress': out/'progress.json'}
 
 # %% ../nbs/09_experiments.ipynb #202c8da5
-def _as_published_rows(runs:list, source:list)->list:
-    "The equal-budget records and the as-published ones (renamed '<objective>, as published') interleaved, objective by objective."
-    src = [{**r, 'objective': f"{r['objective']}, as published"} for r in source]
+def read_as_published(out # A report's folder
+                     )->list: # One `read_run` record per file, with its `file` name
+    "Every as-published results file in `out` (`as_published*.json`, each written by `run('source', file=...)`), by name; an objective may come from one only."
+    files, seen = [], {}
+    for p in sorted(Path(out).glob('as_published*.json')):
+        f = {**read_run(p), 'file': p.name}
+        for o in dict.fromkeys(r['objective'] for r in f['runs']):
+            if o in seen: raise ValueError(f"{o}'s as-published rows are in both {seen[o]} and {p.name}: keep one")
+            seen[o] = p.name
+        files.append(f)
+    return files
+
+def as_published_rows(runs:list, # Equal-budget records (`compare`)
+                      source:list # As-published records of some of the same objectives (`read_as_published`'s files' runs)
+                     )->list:
+    "The equal-budget records and the as-published ones (renamed '<objective>, as published', with their seed count where it differs) interleaved."
+    n_seeds = lambda rs, o: len({r['seed'] for r in rs if r['objective'] == o})
+    label = lambda o: f"{o}, as published" + ('' if n_seeds(source, o) == n_seeds(runs, o) else f" ({n_seeds(source, o)} seed{'s'*(n_seeds(source, o) > 1)})")
+    src = [{**r, 'objective': label(r['objective']), 'of': r['objective']} for r in source]
     out = []
     for o in dict.fromkeys(r['objective'] for r in runs):
-        out += [r for r in runs if r['objective'] == o] + [r for r in src if r['objective'] == f'{o}, as published']
+        out += [r for r in runs if r['objective'] == o] + [r for r in src if r['of'] == o]
     return out
+
+def _source_text(f:dict # One as-published file (`read_as_published`)
+                )->str:
+    "What one as-published file trained, and where it comes from, in a phrase."
+    sp = f.get('runs', [])
+    left = '; '.join(f'{o} ' + ', '.join(f'{k} {v}' for k, v in lo.items()) for o, lo in f.get('left_out', {}).items())
+    return (f"{', '.join(dict.fromkeys(r['objective'] for r in sp))} for {', '.join(f'{s:,}' for s in sorted({r['steps'] for r in sp}))} steps "
+            f"on seeds {seeds_text({r['seed'] for r in sp})} and {', '.join(dict.fromkeys(r['data'] for r in sp))} (left out: {left}), "
+            f"read from `{f['file']}` (`{f.get('command')}`, commit {str(f.get('commit'))[:7]}, {f.get('wall_s')} s wall)")
 
 def _lr_text(o)->str:
     m = EQUAL_BUDGET[o]/base_lr(o)
@@ -528,7 +553,7 @@ def report_intro(runs:list, # Records from `compare` (equal budget)
                  wall_seconds:float|None=None, # Wall time of the comparison
                  cpu_seconds:float|None=None, # CPU time of its workers
                  jobs:int|None=None, # Worker processes
-                 source:dict|None=None, # The as-published results file (`as_published.json`), read
+                 source:list|None=None, # The as-published results files (`read_as_published`)
                  speed:dict|None=None # `throughput`'s result, with `peak` and `peak_from`
                 )->list:
     "The report's opening paragraphs: exactly which settings ran, on which seeds, how each run is measured, and how long it took."
@@ -546,12 +571,8 @@ def report_intro(runs:list, # Records from `compare` (equal budget)
                 f"Trained on the evaluation seeds {seeds_text(seeds)}, none of which chose any setting.")
     else: head = f"**Which settings.** {', '.join(kinds)} settings (not the equal-budget rows: no claim is decided)."
     if source:
-        sp = source.get('runs', [])
-        head += (f" The *as published* rows: the source's networks, batch, learning rate and betas (the values its recipe can take; "
-                 f"left out: {'; '.join(f'{o}: ' + ', '.join(f'{k} {v}' for k, v in lo.items()) for o, lo in source.get('left_out', {}).items())}), "
-                 f"trained for {', '.join(f'{s:,}' for s in sorted({r['steps'] for r in sp}))} steps on seeds "
-                 f"{seeds_text({r['seed'] for r in sp})} and {', '.join(dict.fromkeys(r['data'] for r in sp))}, read from `as_published.json` "
-                 f"(`{source.get('command')}`, commit {str(source.get('commit'))[:7]}, {source.get('wall_s')} s wall).")
+        head += (" The *as published* rows: each source's settings (networks, batch, optimiser, critic steps) as far as its recipe "
+                 "can take them: " + '; '.join(_source_text(f) for f in source) + '.')
     out = [head, f"Every objective trained on {', '.join(dict.fromkeys(r['data'] for r in runs))} for "
            f"{', '.join(f'{s:,}' for s in steps)} generator steps; all runs of one objective train together as one batched ensemble "
            f"(`gan_notes.comparison`). Each run is evaluated every {every} steps on {EVAL_SAMPLES:,} fixed-seed samples, and its metrics "
@@ -652,7 +673,7 @@ def write_report(runs:list, # Records from `compare`
     if (out/'tuning.json').is_file():
         try: disjoint_seeds(seeds, read_run(out/'tuning.json')['seeds'])
         except ValueError as e: raise ValueError(f"runs: {e} (the seeds of {str(out/'tuning.json')!r})") from None
-    source = read_run(out/'as_published.json') if (out/'as_published.json').is_file() else None
+    source = read_as_published(out)
     equal = all(r.get('settings_from') == 'equal' for r in runs)
     verdicts = decide_claims(runs) if equal else []
     speed = None
@@ -667,7 +688,7 @@ def write_report(runs:list, # Records from `compare`
     info.update(wall_s=wall_seconds, cpu_s=cpu_seconds, throughput=speed,
                 claims=[v.to_dict() for v in verdicts], equal_budget={o: EQUAL_BUDGET.get(o) for o in dict.fromkeys(r['objective'] for r in runs)},
                 tuning=TUNING_RECORD)
-    rows = _as_published_rows(runs, source['runs']) if (source and equal) else runs
+    rows = as_published_rows(runs, [r for f in source for r in f['runs']]) if (source and equal) else runs
     objectives = list(dict.fromkeys(r['objective'] for r in runs))
     ov = {o: next(r['settings'] for r in runs if r['objective'] == o) for o in objectives}
     intro = report_intro(runs, wall_seconds, cpu_seconds, jobs, source if equal else None, speed)
