@@ -461,7 +461,7 @@ def run(kind:str, # `'tune'` (the search), `'equal'` (the equal-budget compariso
         seeds=None, # Tuning seeds for 'tune' (default `TUNING_SEEDS`); evaluation seeds (a count or a list) otherwise (default 5)
         steps:int=DEFAULT_STEPS, # Generator steps of every run
         jobs:int=2, # Worker processes
-        command:str|None=None, # The command line to record; default this process's
+        command:str|None=None, # The command to record; default: this call, as a `python -c` command from the current folder
         file:str='as_published.json', # For `'source'`: the results file's name, `as_published*.json` (the report reads them all)
         **settings # Overrides of the recipes' settings (a test's tiny networks)
        )->dict: # The paths written
@@ -470,10 +470,15 @@ def run(kind:str, # `'tune'` (the search), `'equal'` (the equal-budget compariso
     if kind not in ('tune', 'equal', 'source'): raise ValueError(f"kind must be 'tune', 'equal' or 'source', got {kind!r}")
     if not (isinstance(file, str) and re.fullmatch(r'as_published[\w-]*\.json', file)):
         raise ValueError(f"file must be a name as_published*.json (letters, digits, '_' or '-' between), got {file!r}")
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    command = command or ' '.join(sys.argv)
     objectives = _objectives(objectives)
     seeds = (TUNING_SEEDS if seeds is None else tuple(seeds)) if kind == 'tune' else evaluation_seeds(5 if seeds is None else seeds)
+    if command is None:                                  # what reruns it (sys.argv under `python -c` is only '-c')
+        kw = dict(objectives=objectives, datasets=list(datasets), seeds=list(seeds), steps=steps, jobs=jobs,
+                  **({'file': file} if kind == 'source' else {}), **settings)
+        here = os.path.relpath(os.getcwd(), package_root().parent)
+        command = (f"cd {here if not here.startswith('..') else os.getcwd()} && python -c \"from gan_notes.experiments import run; "
+                   f"run({kind!r}, {str(out)!r}, {', '.join(f'{k}={v!r}' for k, v in kw.items())})\"")
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
     prov = run_provenance(command, {'kind': kind, 'objectives': objectives, 'datasets': list(datasets), 'steps': steps, 'jobs': jobs,
                                     'overrides': settings, **({'file': file} if kind == 'source' else {})}, seeds)   # the commit is read before the training, which may outlast it
     lines, t0, c0, load0 = [], time.perf_counter(), _cpu_seconds(), os.getloadavg()

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['PROVENANCE_FIELDS', 'git_commit', 'provenance', 'results_digest', 'read_results', 'write_results', 'check_provenance',
-           'adopt_results', 'float32_rtol', 'check_first_numbers', 'layer_fan_ins', 'output_fingerprint',
-           'write_property_counts', 'missing_provenance']
+           'adopt_results', 'correct_writer', 'float32_rtol', 'check_first_numbers', 'layer_fan_ins',
+           'output_fingerprint', 'write_property_counts', 'missing_provenance']
 
 # %% ../nbs/00b_provenance.ipynb #7f11c551
 import datetime, hashlib, json, math, os, re, subprocess, tempfile
@@ -124,6 +124,9 @@ def check_provenance(path, # A results JSON file
     else: ok = (isinstance(prov['commit'], str) and re.fullmatch('[0-9a-f]{40}', prov['commit']) is not None
                 and (isinstance(prov['dirty'], bool) or (prov['dirty'] is None and 'reconstructed' in prov)))
     if not ok: raise ValueError(f"{p.name}'s provenance commit must be 40 hex digits with a bool dirty flag (or both None), got {prov['commit']!r}, {prov['dirty']!r}")
+    if not isinstance(prov['writer'], str) or not prov['writer'].strip() or prov['writer'].startswith('-'):
+        raise ValueError(f"{p.name}'s writer {prov['writer']!r} does not say what wrote it (an interpreter flag: `python -c` leaves '-c' "
+                         "in sys.argv); record the command or cell, or mend the record with correct_writer")
     m = _CELL_WRITER.match(prov['writer']) if isinstance(prov['writer'], str) else None
     if m:
         r = Path(root) if root is not None else _repo_root(p)
@@ -163,6 +166,24 @@ def adopt_results(path, # A results JSON file (an object) written before provena
                              "commit that changed the file; whether its checkout was dirty is unknown"
                              + ("; its first numbers were rerun bit for bit under the arithmetic recorded" if arithmetic is not None else
                                 f"; its first numbers were rerun within a relative {rtol:.1e} (float32 rounding), not bit for bit" if rtol is not None else ""))
+    write_results(p, results, rec, keep=False)
+    return rec
+
+# %% ../nbs/00b_provenance.ipynb #c0rrw002
+def correct_writer(path, # A results JSON file with a provenance record
+                   writer:str, # The command or cell that wrote it
+                   corrected_by:str, # Who corrects the record (a cell or command), recorded
+                   why:str # Why, recorded
+                  )->dict: # The corrected record
+    "Replace a results file's recorded writer, keeping the old one, who corrected it and why; the results and the rest of the record unchanged."
+    p = Path(path)
+    results, prov = read_results(p)
+    if prov is None: raise ValueError(f"{p.name} has no provenance record: adopt_results gives it one")
+    for name, v in (('writer', writer), ('corrected_by', corrected_by), ('why', why)):
+        if not isinstance(v, str) or not v.strip(): raise ValueError(f"{name} must be a non-empty string, got {v!r}")
+    if writer == prov['writer']: raise ValueError(f"{p.name} already names the writer {writer!r}")
+    rec = {**{k: v for k, v in prov.items() if k != 'digest'}, 'writer': writer,
+           'corrected': [*prov.get('corrected', []), {'writer': prov['writer'], 'by': corrected_by, 'why': why}]}
     write_results(p, results, rec, keep=False)
     return rec
 
