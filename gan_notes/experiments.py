@@ -524,7 +524,7 @@ def read_as_published(out # A report's folder
     for p in sorted(Path(out).glob('as_published*.json')):
         f = {**read_run(p), 'file': p.name}
         for o in dict.fromkeys(r['objective'] for r in f['runs']):
-            if o in seen: raise ValueError(f"{o}'s as-published rows are in both {seen[o]} and {p.name}: keep one")
+            if o in seen: raise ValueError(f"out: {o}'s as-published rows are in both {seen[o]} and {p.name}: keep one")
             seen[o] = p.name
         files.append(f)
     return files
@@ -533,6 +533,9 @@ def as_published_rows(runs:list, # Equal-budget records (`compare`)
                       source:list # As-published records of some of the same objectives (`read_as_published`'s files' runs)
                      )->list:
     "The equal-budget records and the as-published ones (renamed '<objective>, as published', with their seed count where it differs) interleaved."
+    if not runs: raise ValueError("runs must be a non-empty list of equal-budget records")
+    extra = sorted({r['objective'] for r in source} - {r['objective'] for r in runs})
+    if extra: raise ValueError(f"source has rows of {', '.join(extra)}, which runs lack")
     n_seeds = lambda rs, o: len({r['seed'] for r in rs if r['objective'] == o})
     label = lambda o: f"{o}, as published" + ('' if n_seeds(source, o) == n_seeds(runs, o) else f" ({n_seeds(source, o)} seed{'s'*(n_seeds(source, o) > 1)})")
     src = [{**r, 'objective': label(r['objective']), 'of': r['objective']} for r in source]

@@ -125,7 +125,7 @@ def check_provenance(path, # A results JSON file
                 and (isinstance(prov['dirty'], bool) or (prov['dirty'] is None and 'reconstructed' in prov)))
     if not ok: raise ValueError(f"{p.name}'s provenance commit must be 40 hex digits with a bool dirty flag (or both None), got {prov['commit']!r}, {prov['dirty']!r}")
     if not isinstance(prov['writer'], str) or not prov['writer'].strip() or prov['writer'].startswith('-'):
-        raise ValueError(f"{p.name}'s writer {prov['writer']!r} does not say what wrote it (an interpreter flag: `python -c` leaves '-c' "
+        raise ValueError(f"path: {p.name}'s writer {prov['writer']!r} does not say what wrote it (an interpreter flag: `python -c` leaves '-c' "
                          "in sys.argv); record the command or cell, or mend the record with correct_writer")
     m = _CELL_WRITER.match(prov['writer']) if isinstance(prov['writer'], str) else None
     if m:
