@@ -127,7 +127,7 @@ def check_provenance(path, # A results JSON file
     if not isinstance(prov['writer'], str) or not prov['writer'].strip() or prov['writer'].startswith('-'):
         raise ValueError(f"path: {p.name}'s writer {prov['writer']!r} does not say what wrote it (an interpreter flag: `python -c` leaves '-c' "
                          "in sys.argv); record the command or cell, or mend the record with correct_writer")
-    m = _CELL_WRITER.match(prov['writer']) if isinstance(prov['writer'], str) else None
+    m = _CELL_WRITER.match(prov['writer'])                  # a string: checked above
     if m:
         r = Path(root) if root is not None else _repo_root(p)
         if r is None: raise ValueError(f"{p.name} names the writer cell {prov['writer']}: pass root, the repository holding it")
